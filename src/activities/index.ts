@@ -1,0 +1,33 @@
+/**
+ * The activities of the poll → map → ship pipeline, built from their dependencies so tests can inject HTTP
+ * endpoints, clocks and environments. Workflows import only the type.
+ */
+import type { Dispatcher } from 'undici';
+import { ActionCatalogueCache } from './action-catalogue-cache';
+import { mapEvents, type MapEventsInput } from './map';
+import { pollEventsPage, type PollPageInput } from './poll';
+import { shipLogs, type ShipLogsInput } from './ship';
+
+export interface ActivityDependencies {
+  atlassianBaseUrl: string;
+  datadogIntakeUrl: string;
+  dispatcher: Dispatcher;
+  /** Where `env:NAME` credential references are resolved. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export function createActivities(deps: ActivityDependencies) {
+  const env = deps.env ?? process.env;
+  const now = deps.now ?? Date.now;
+  const http = { dispatcher: deps.dispatcher, env, now };
+  const actionCatalogues = new ActionCatalogueCache({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http });
+  return {
+    pollEventsPage: (input: PollPageInput) => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input),
+    mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
+    shipLogs: (input: ShipLogsInput) => shipLogs({ datadogIntakeUrl: deps.datadogIntakeUrl, ...http }, input),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

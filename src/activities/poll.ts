@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Dispatcher } from 'undici';
+import { request } from 'undici';
+import type { CredentialRef } from '../shared/credential-ref';
+import { atlassianEventSchema, pollingPageSchema } from './atlassian-schema';
+import { resolveCredential } from './credentials';
+import { FailureType } from './failure-types';
+import { safeUrl, transportFailure } from './http-client';
+import type { PolledEvent } from './polled-event';
+import { rateLimitWaitMs } from './rate-limit-headers';
+
+export interface PollPageInput {
+  orgId: string;
+  credential: CredentialRef;
+  /** `meta.next` of the previous page; null for the first request of a stream. */
+  cursor: string | null;
+  /** Event-time bounds in epoch ms, sent with the first request of a stream (the cursor carries them after). */
+  from?: number;
+  to?: number;
+  limit: number;
+}
+
+export interface RateLimitBudget {
+  limit?: number;
+  remaining?: number;
+  /** Epoch ms of the next reset, when Atlassian said. */
+  resetAt?: number;
+}
+
+export type PollPageOutcome =
+  | {
+      kind: 'page';
+      events: PolledEvent[];
+      /** Where the next poll continues; Atlassian returns one even on the last page. */
+      nextCursor: string | null;
+      /** `processedAt` of the last event of the page: the tail's watermark. */
+      lastProcessedAt: string | null;
+      budget: RateLimitBudget;
+    }
+  | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
+
+export interface PollDependencies {
+  atlassianBaseUrl: string;
+  dispatcher: Dispatcher;
+  env: NodeJS.ProcessEnv;
+  now: () => number;
+}
+
+/**
+ * Reads one page of `GET /admin/v1/orgs/{orgId}/events-stream`. A 429 is returned, not thrown, so the workflow
+ * can wait durably and visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body
+ * that is not the documented page) is thrown as retryable and Temporal tries again with backoff.
+ */
+export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
+  const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env);
+  const url = new URL(`admin/v1/orgs/${encodeURIComponent(input.orgId)}/events-stream`, withSlash(deps.atlassianBaseUrl));
+  url.searchParams.set('limit', String(input.limit));
+  if (input.cursor) {
+    url.searchParams.set('cursor', input.cursor);
+  } else {
+    url.searchParams.set('sortOrder', 'asc');
+    if (input.from !== undefined) url.searchParams.set('from', String(input.from));
+    if (input.to !== undefined) url.searchParams.set('to', String(input.to));
+  }
+
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, {
+      method: 'GET',
+      dispatcher: deps.dispatcher,
+      headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+      signal: Context.current().cancellationSignal,
+    });
+  } catch (err) {
+    throw transportFailure('Atlassian', err);
+  }
+
+  const budget = readBudget(response.headers);
+  const status = response.statusCode;
+  if (status === 429) {
+    await response.body.dump();
+    return { kind: 'rateLimited', retryAfterMs: rateLimitWaitMs(response.headers, deps.now()), budget };
+  }
+  let text: string;
+  try {
+    text = await response.body.text();
+  } catch (err) {
+    throw transportFailure('Atlassian', err);
+  }
+  if (status !== 200) throw statusFailure(status, text, url);
+  return { kind: 'page', ...parsePage(text, url), budget };
+}
+
+function parsePage(text: string, url: URL): Omit<Extract<PollPageOutcome, { kind: 'page' }>, 'kind' | 'budget'> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw ApplicationFailure.create({
+      type: 'AtlassianInvalidResponse',
+      message: `Atlassian returned a body that is not JSON from ${safeUrl(url)}`,
+    });
+  }
+  const page = pollingPageSchema.safeParse(json);
+  if (!page.success) {
+    throw ApplicationFailure.create({
+      type: 'AtlassianInvalidResponse',
+      message: `Atlassian returned JSON that is not an events-stream page from ${safeUrl(url)}: ${page.error.issues
+        .map((issue) => `${issue.path.join('.') || '(root)'} ${issue.message}`)
+        .join('; ')}`,
+    });
+  }
+  const events = page.data.data.map(toPolledEvent);
+  const lastProcessed = [...events].reverse().find((e) => e.kind === 'event');
+  return {
+    events,
+    nextCursor: page.data.meta?.next ?? null,
+    lastProcessedAt: lastProcessed?.kind === 'event' ? (lastProcessed.event.attributes.processedAt ?? null) : null,
+  };
+}
+
+function toPolledEvent(raw: unknown, index: number): PolledEvent {
+  const parsed = atlassianEventSchema.safeParse(raw);
+  if (parsed.success) return { kind: 'event', id: parsed.data.id, event: parsed.data };
+  const rawId = (raw as { id?: unknown } | null)?.id;
+  return {
+    kind: 'malformed',
+    // An element without an ID still needs a stable key for dedupe: its content is stable across re-reads.
+    id: typeof rawId === 'string' && rawId ? rawId : `malformed:${createHash('sha256').update(JSON.stringify(raw) ?? String(index)).digest('hex').slice(0, 16)}`,
+    raw,
+    problem: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; '),
+  };
+}
+
+function statusFailure(status: number, body: string, url: URL): ApplicationFailure {
+  const where = safeUrl(url);
+  const code = atlassianErrorCode(body);
+  const suffix = code ? ` (${code})` : '';
+  if (status === 401 || status === 403) {
+    return ApplicationFailure.nonRetryable(
+      `Atlassian refused the API key with ${status}${suffix} at ${where}`,
+      FailureType.AtlassianAuthFailed
+    );
+  }
+  if (status === 404) {
+    return ApplicationFailure.nonRetryable(
+      `Atlassian does not know this organization (404${suffix}) at ${where}`,
+      FailureType.AtlassianOrgNotFound
+    );
+  }
+  if (status === 400) {
+    return ApplicationFailure.nonRetryable(`Atlassian rejected the request (400${suffix}) at ${where}`, FailureType.AtlassianBadRequest);
+  }
+  return ApplicationFailure.create({ type: 'AtlassianServerError', message: `Atlassian answered ${status}${suffix} at ${where}` });
+}
+
+/** The `code` of a JSON:API error body (`ADMIN-400-1`), which is safe to show; the rest of the body is not kept. */
+function atlassianErrorCode(body: string): string | undefined {
+  try {
+    const code = (JSON.parse(body) as { errors?: Array<{ code?: unknown }> }).errors?.[0]?.code;
+    return typeof code === 'string' && /^[A-Z0-9-]{1,40}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readBudget(headers: Record<string, string | string[] | undefined>): RateLimitBudget {
+  const number = (name: string) => {
+    const value = Number(headers[name]);
+    return Number.isFinite(value) && headers[name] !== undefined ? value : undefined;
+  };
+  const reset = Date.parse(String(headers['x-ratelimit-reset'] ?? ''));
+  return {
+    limit: number('x-ratelimit-limit'),
+    remaining: number('x-ratelimit-remaining'),
+    resetAt: Number.isNaN(reset) ? undefined : reset,
+  };
+}
+
+function withSlash(base: string): string {
+  return base.endsWith('/') ? base : `${base}/`;
+}

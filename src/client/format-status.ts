@@ -1,0 +1,30 @@
+import type { OrgAuditStatus } from '../workflows/org-audit-state';
+import type { OrgListing } from './org-control';
+
+/** `status` for a person: the facts an operator checks first, one per line. */
+export function formatStatus(status: OrgAuditStatus): string {
+  const lines = [
+    `org:          ${status.orgId}`,
+    `phase:        ${status.phase}`,
+    `watermark:    ${status.tail.watermark ?? 'none yet'} (lag ${status.tail.lagSeconds ?? '?'} s)`,
+    `tail:         since ${status.tail.since}, ${status.tail.events} events in ${status.tail.pages} pages, next poll ${status.tail.nextPollAt}`,
+    `shipped:      ${status.stats.eventsShipped} events, ${status.stats.pages} pages, ${status.stats.requests} requests, ${status.stats.rateLimited} × 429`,
+    `credentials:  atlassian ${status.credentials.atlassian.ref} (v${status.credentials.atlassian.version}), datadog ${status.credentials.datadog.ref} (v${status.credentials.datadog.version})`,
+  ];
+  if (status.paused) lines.push(`paused:       since ${new Date(status.paused.at).toISOString()}: ${status.paused.reason}`);
+  if (status.awaitingCredentials) lines.push(`awaiting:     ${status.awaitingCredentials.owner} credentials: ${status.awaitingCredentials.message}`);
+  if (status.rateLimitedUntil) lines.push(`rate-limited: until ${status.rateLimitedUntil}`);
+  for (const range of status.backfills) {
+    lines.push(`backfill #${range.id}:  ${range.from} → ${range.to} ${range.state}, ${range.events} events in ${range.pages} pages`);
+  }
+  if (status.stats.lastError) lines.push(`last error:   ${new Date(status.stats.lastError.at).toISOString()}: ${status.stats.lastError.message}`);
+  return lines.join('\n');
+}
+
+export function formatOrgList(orgs: OrgListing[]): string {
+  if (orgs.length === 0) return 'no running organizations';
+  const rows = orgs.map((o) => [o.orgId, o.phase, o.status?.tail.watermark ?? '-', o.status?.tail.lagSeconds?.toString() ?? '-']);
+  const header = ['ORG', 'PHASE', 'WATERMARK', 'LAG_S'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,134 @@
+/**
+ * What the client does with Temporal, apart from parsing flags: shared by the command line, the demo and the
+ * tests, so the tests exercise the same code an operator runs.
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL } from '../shared/credential-ref';
+import { WORKFLOW_ID_PREFIX, workflowIdForOrg } from '../shared/org-workflow';
+import { AuditPhase } from '../shared/phase';
+import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
+import type { OrgAuditConfig, OrgAuditState, OrgAuditStatus } from '../workflows/org-audit-state';
+import { statusQuery } from '../workflows/messages';
+import type { OrgAuditResult } from '../workflows/org-audit-workflow';
+import { orgAuditWorkflow } from '../workflows/org-audit-workflow';
+
+export const START_DEFAULTS = {
+  pollIntervalMs: 60_000,
+  /** events-stream has no published limit; Atlassian's own Sentinel connector polls at 1 request/second. */
+  maxRequestsPerMinute: 60,
+  /** The documented default page size of events-stream. */
+  pageSize: 200,
+  recentIdsLimit: 1000,
+  /** Without --since the tail starts an hour back, so events Atlassian processes up to an hour late are kept. */
+  sinceLookbackMs: 3_600_000,
+} as const;
+
+export interface StartOrgOptions {
+  orgId: string;
+  atlassianKey?: string;
+  datadogKey?: string;
+  since?: number;
+  pollIntervalMs?: number;
+  maxRequestsPerMinute?: number;
+  pageSize?: number;
+  recentIdsLimit?: number;
+  continueAsNewAfterHistoryLength?: number;
+}
+
+export interface StartOrgResult {
+  workflowId: string;
+  /** False when the org's workflow was already running and was left as it is. */
+  started: boolean;
+  /** True when a stopped run's cursor and queue were taken over. */
+  resumedStoppedRun: boolean;
+}
+
+export class OrgNotRunningError extends Error {
+  override readonly name = 'OrgNotRunningError';
+  constructor(readonly orgId: string) {
+    super(`organization ${orgId} has no running collector (start it with: atlassian-audit start --org ${orgId})`);
+  }
+}
+
+/** Ensures the org's workflow runs. Idempotent; a stopped org resumes from where its last run stopped. */
+export async function startOrg(client: Client, taskQueue: string, options: StartOrgOptions, now = Date.now()): Promise<StartOrgResult> {
+  const workflowId = workflowIdForOrg(options.orgId);
+  const previous = await describeOrNull(client, workflowId);
+  if (previous?.status.name === 'RUNNING') return { workflowId, started: false, resumedStoppedRun: false };
+
+  let state: OrgAuditState | undefined;
+  let since = options.since ?? now - START_DEFAULTS.sinceLookbackMs;
+  if (previous?.status.name === 'COMPLETED') {
+    const result = (await client.workflow.getHandle(workflowId).result()) as OrgAuditResult;
+    state = { ...result.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null };
+    // The tail's start must not move, or events between the two would be skipped or repeated.
+    since = (await client.workflow.getHandle(workflowId).query(statusQuery).catch(() => undefined))?.config.since ?? since;
+  }
+  const config: OrgAuditConfig = {
+    orgId: options.orgId,
+    initialCredentials: {
+      atlassian: options.atlassianKey ?? DEFAULT_ATLASSIAN_CREDENTIAL,
+      datadog: options.datadogKey ?? DEFAULT_DATADOG_CREDENTIAL,
+    },
+    since,
+    pollIntervalMs: options.pollIntervalMs ?? START_DEFAULTS.pollIntervalMs,
+    maxRequestsPerMinute: options.maxRequestsPerMinute ?? START_DEFAULTS.maxRequestsPerMinute,
+    pageSize: options.pageSize ?? START_DEFAULTS.pageSize,
+    recentIdsLimit: options.recentIdsLimit ?? START_DEFAULTS.recentIdsLimit,
+    continueAsNewAfterHistoryLength: options.continueAsNewAfterHistoryLength,
+  };
+  await client.workflow.start(orgAuditWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [{ config, state }],
+    // A race with another `start` is settled by the server: the first run stays.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: orgIdSearchAttribute, value: options.orgId },
+      { key: phaseSearchAttribute, value: AuditPhase.Running },
+    ],
+    staticSummary: `Atlassian org ${options.orgId} audit log → Datadog`,
+  });
+  return { workflowId, started: true, resumedStoppedRun: state !== undefined };
+}
+
+/** The handle of a running org workflow, or OrgNotRunningError. */
+export async function runningOrg(client: Client, orgId: string): Promise<WorkflowHandle<typeof orgAuditWorkflow>> {
+  const workflowId = workflowIdForOrg(orgId);
+  const description = await describeOrNull(client, workflowId);
+  if (description?.status.name !== 'RUNNING') throw new OrgNotRunningError(orgId);
+  return client.workflow.getHandle<typeof orgAuditWorkflow>(workflowId);
+}
+
+export interface OrgListing {
+  orgId: string;
+  workflowId: string;
+  phase: string;
+  status?: OrgAuditStatus;
+}
+
+/** Every running org found through the project's search attributes, with its live status where it answers. */
+export async function listOrgs(client: Client): Promise<OrgListing[]> {
+  const listings: OrgListing[] = [];
+  const query = `WorkflowType = 'orgAuditWorkflow' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '${WORKFLOW_ID_PREFIX}'`;
+  for await (const execution of client.workflow.list({ query })) {
+    const orgId = execution.typedSearchAttributes.get(orgIdSearchAttribute) ?? execution.workflowId.slice(WORKFLOW_ID_PREFIX.length);
+    const phase = execution.typedSearchAttributes.get(phaseSearchAttribute) ?? 'unknown';
+    const status = await client.workflow
+      .getHandle(execution.workflowId)
+      .query(statusQuery)
+      .catch(() => undefined);
+    listings.push({ orgId, workflowId: execution.workflowId, phase: status?.phase ?? phase, status });
+  }
+  return listings.sort((a, b) => a.orgId.localeCompare(b.orgId));
+}
+
+async function describeOrNull(client: Client, workflowId: string) {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}

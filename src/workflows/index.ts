@@ -1,0 +1,2 @@
+// The worker bundles this file: only workflows (and what they import) belong here.
+export { orgAuditWorkflow } from './org-audit-workflow';

@@ -1,0 +1,360 @@
+/**
+ * One long-lived workflow per Atlassian organization: poll a page of `events-stream`, map it, ship it to Datadog,
+ * and only then advance the cursor. Handlers only record intent; the main loop acts between pages, so no page is
+ * ever left half done by a pause, a rotation or a stop.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PollPageOutcome } from '../activities/poll';
+import { credentialFailureTypes } from '../activities/failure-types';
+import { AuditPhase } from '../shared/phase';
+import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
+import type { BackfillRequest } from './backfill-ranges';
+import { iso, subtractRanges, validateBackfillRequest } from './backfill-ranges';
+import { renderCurrentDetails } from './current-details';
+import type { BackfillAccepted, RotateCredentialsInput } from './messages';
+import {
+  backfillSignal,
+  pauseSignal,
+  requestBackfillUpdate,
+  resumeSignal,
+  rotateCredentialsSignal,
+  statusQuery,
+  stopSignal,
+} from './messages';
+import type { BackfillRange, OrgAuditInput, OrgAuditState, OrgAuditStatus, StreamPosition } from './org-audit-state';
+import {
+  MAX_FINISHED_BACKFILLS_KEPT,
+  initialState,
+  pendingBackfills,
+  rememberIds,
+  tailLagMs,
+} from './org-audit-state';
+
+const { pollEventsPage } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+const { mapEvents } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+const { shipLogs } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** How long to wait before retrying a page that failed in a way no activity retry fixes. */
+const FAILURE_RETRY_MS = 5 * 60_000;
+
+export interface OrgAuditResult {
+  stoppedBecause: string;
+  state: OrgAuditState;
+}
+
+type Job = { kind: 'tail' } | { kind: 'backfill'; range: BackfillRange };
+
+export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditResult> {
+  const { config } = input;
+  const state: OrgAuditState = input.state ?? initialState(config, Date.now());
+  let stopReason: string | null = null;
+  /** Set by any message that should cut a wait short so the loop re-evaluates. */
+  let wakeRequested = false;
+  let publishedPhase: AuditPhase | undefined = workflowInfo().typedSearchAttributes.get(phaseSearchAttribute) as
+    | AuditPhase
+    | undefined;
+
+  const interrupted = () => wakeRequested || stopReason !== null || state.paused !== null;
+
+  const queueBackfill = (request: BackfillRequest): BackfillAccepted => {
+    const now = Date.now();
+    const range = validateBackfillRequest(request, { now, tailFrom: config.since });
+    const pieces = subtractRanges(range, pendingBackfills(state));
+    const added = pieces.map((piece) => {
+      const queued: BackfillRange = {
+        id: state.nextBackfillId++,
+        from: piece.from,
+        to: piece.to,
+        cursor: null,
+        pages: 0,
+        events: 0,
+        requestedAt: now,
+        completedAt: null,
+      };
+      return queued;
+    });
+    state.backfills = [...state.backfills, ...added].sort((a, b) => a.from - b.from);
+    wakeRequested = true;
+    return { rangeIds: added.map((r) => r.id), ranges: added.map((r) => ({ id: r.id, from: iso(r.from), to: iso(r.to) })) };
+  };
+
+  setHandler(pauseSignal, ({ reason }) => {
+    state.paused = { reason: reason?.trim() || 'paused by operator', at: Date.now() };
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = null;
+    wakeRequested = true;
+  });
+  setHandler(stopSignal, ({ reason }) => {
+    stopReason = reason?.trim() || 'stopped by operator';
+  });
+  setHandler(rotateCredentialsSignal, (rotation: RotateCredentialsInput) => {
+    rotateCredentials(state, rotation);
+    wakeRequested = true;
+  });
+  setHandler(backfillSignal, (request) => {
+    try {
+      queueBackfill(request);
+    } catch (err) {
+      state.stats.lastError = { at: Date.now(), message: `backfill signal ignored: ${(err as Error).message}` };
+    }
+  });
+  setHandler(requestBackfillUpdate, queueBackfill, {
+    validator: (request) => {
+      validateBackfillRequest(request, { now: Date.now(), tailFrom: config.since });
+    },
+  });
+  setHandler(statusQuery, (): OrgAuditStatus => statusOf(input.config, state, phaseOf(), Date.now()));
+
+  function phaseOf(): AuditPhase {
+    if (stopReason !== null) return AuditPhase.Stopped;
+    if (state.paused) return AuditPhase.Paused;
+    if (state.awaitingCredentials) return AuditPhase.AwaitingCredentials;
+    if (state.rateLimitedUntil !== null && state.rateLimitedUntil > Date.now()) return AuditPhase.RateLimited;
+    if (pendingBackfills(state).length > 0) return AuditPhase.Backfilling;
+    return state.tail.nextPollAt > Date.now() ? AuditPhase.Idle : AuditPhase.Running;
+  }
+
+  function publish(): void {
+    const phase = phaseOf();
+    if (phase !== publishedPhase) {
+      // Each upsert is a history event: only when the phase really changes.
+      upsertSearchAttributes([
+        { key: orgIdSearchAttribute, value: config.orgId },
+        { key: phaseSearchAttribute, value: phase },
+      ]);
+      publishedPhase = phase;
+    }
+    setCurrentDetails(renderCurrentDetails(config, state, phase, Date.now()));
+  }
+
+  /** Waits until `ms` passes or a message needs the loop; true when the wait ran its full course. */
+  async function waitFor(ms: number, summary: string): Promise<boolean> {
+    wakeRequested = false;
+    if (ms <= 0) return true;
+    return !(await condition(interrupted, ms, { summary }));
+  }
+
+  for (;;) {
+    publish();
+    if (stopReason !== null) break;
+    if (state.paused) {
+      await condition(() => state.paused === null || stopReason !== null);
+      continue;
+    }
+    if (state.awaitingCredentials) {
+      const { owner, version } = state.awaitingCredentials;
+      await condition(() => state.credentials[owner].version > version || stopReason !== null || state.paused !== null);
+      if (state.credentials[owner].version > version) state.awaitingCredentials = null;
+      continue;
+    }
+    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof orgAuditWorkflow>({ config, state: { ...state, run: state.run + 1 } });
+    }
+
+    const now = Date.now();
+    if (state.rateLimitedUntil !== null) {
+      if (state.rateLimitedUntil > now) {
+        await waitFor(state.rateLimitedUntil - now, `rate-limited by Atlassian until ${iso(state.rateLimitedUntil)}`);
+        continue;
+      }
+      state.rateLimitedUntil = null;
+    }
+    const job = nextJob(state, now);
+    if (!job) {
+      await waitFor(state.tail.nextPollAt - now, `next tail poll at ${iso(state.tail.nextPollAt)}`);
+      continue;
+    }
+    if (state.nextRequestAt > now) {
+      await waitFor(state.nextRequestAt - now, `pacing: ${config.maxRequestsPerMinute} requests/minute`);
+      continue;
+    }
+    try {
+      await workOnePage(job);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      if (holdForCredentials(err)) continue;
+      // Transient faults are retried inside the activity; what reaches here no retry fixes (e.g. a 400). Stay
+      // alive, say why in status and the UI, and try again later or as soon as an operator acts.
+      state.stats.lastError = { at: Date.now(), message: failureMessage(err) };
+      log.error('Page failed; retrying later', { orgId: config.orgId, job: job.kind, error: failureMessage(err) });
+      await waitFor(FAILURE_RETRY_MS, `retry after failure: ${failureMessage(err).slice(0, 120)}`);
+    }
+  }
+
+  publish();
+  return { stoppedBecause: stopReason ?? 'stopped', state };
+
+  async function workOnePage(job: Job): Promise<void> {
+    const stream: StreamPosition = job.kind === 'tail' ? state.tail : job.range;
+    const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
+    state.nextRequestAt = Date.now() + Math.ceil(60_000 / config.maxRequestsPerMinute);
+    state.stats.requests++;
+
+    const outcome: PollPageOutcome = await pollEventsPage.executeWithOptions(
+      { summary: `poll ${label} page ${stream.pages + 1}` },
+      [
+        {
+          orgId: config.orgId,
+          credential: state.credentials.atlassian,
+          cursor: stream.cursor,
+          from: job.kind === 'tail' ? config.since : job.range.from,
+          to: job.kind === 'tail' ? undefined : job.range.to,
+          limit: config.pageSize,
+        },
+      ]
+    );
+
+    if (outcome.kind === 'rateLimited') {
+      state.stats.rateLimited++;
+      state.rateLimitedUntil = Date.now() + outcome.retryAfterMs;
+      return;
+    }
+
+    const inRange = job.kind === 'tail' ? outcome.events : outcome.events.filter((e) => withinRange(e, job.range));
+    const recent = new Set(state.recentIds);
+    const fresh = inRange.filter((e) => !recent.has(e.id));
+    state.stats.duplicatesDropped += inRange.length - fresh.length;
+
+    if (fresh.length > 0) {
+      const logs = await mapEvents.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
+        { orgId: config.orgId, origin: job.kind, events: fresh, atlassianCredential: state.credentials.atlassian },
+      ]);
+      const shipped = await shipLogs.executeWithOptions({ summary: `ship ${logs.length} logs (${label})` }, [
+        { orgId: config.orgId, credential: state.credentials.datadog, logs },
+      ]);
+      state.stats.redated += shipped.redated;
+      state.stats.eventsShipped += fresh.length;
+      state.stats.malformedEvents += fresh.filter((e) => e.kind === 'malformed').length;
+      state.stats.lastShipAt = Date.now();
+      state.recentIds = rememberIds(state.recentIds, fresh.map((e) => e.id), config.recentIdsLimit);
+    }
+
+    // Only now, with the page delivered, does the position move on.
+    stream.cursor = outcome.nextCursor ?? stream.cursor;
+    stream.pages++;
+    stream.events += fresh.length;
+    state.stats.pages++;
+    const reachedEnd = outcome.events.length < config.pageSize;
+    if (job.kind === 'tail') {
+      if (outcome.lastProcessedAt) state.tail.watermark = Date.parse(outcome.lastProcessedAt);
+      if (reachedEnd) state.tail.caughtUpAt = Date.now();
+      state.tail.nextPollAt = reachedEnd ? Date.now() + config.pollIntervalMs : Date.now();
+    } else if (reachedEnd) {
+      job.range.completedAt = Date.now();
+      pruneFinishedBackfills(state);
+    }
+  }
+
+  /** A credential failure holds the cursor and waits for `rotate`; any other failure is not ours to absorb. */
+  function holdForCredentials(err: ActivityFailure): boolean {
+    const cause = err.cause;
+    if (!(cause instanceof ApplicationFailure) || !cause.type || !credentialFailureTypes.has(cause.type)) return false;
+    const failedOwner = credentialOwnerOf(cause);
+    state.awaitingCredentials = { owner: failedOwner, version: state.credentials[failedOwner].version, message: cause.message };
+    state.stats.lastError = { at: Date.now(), message: cause.message };
+    log.warn('Holding the cursor until credentials are rotated', { orgId: config.orgId, owner: failedOwner, reason: cause.message });
+    return true;
+  }
+}
+
+/** The tail first, whenever it is due; otherwise the oldest queued backfill range. */
+function nextJob(state: OrgAuditState, now: number): Job | null {
+  if (state.tail.nextPollAt <= now) return { kind: 'tail' };
+  const range = pendingBackfills(state)[0];
+  return range ? { kind: 'backfill', range } : null;
+}
+
+function withinRange(event: { kind: string; event?: { attributes: { time: string } } }, range: BackfillRange): boolean {
+  // Malformed elements have no trustworthy time: keep them rather than risk losing one.
+  if (event.kind !== 'event' || !event.event) return true;
+  const time = Date.parse(event.event.attributes.time);
+  return !(time >= range.to || time < range.from);
+}
+
+function rotateCredentials(state: OrgAuditState, rotation: RotateCredentialsInput): void {
+  for (const owner of ['atlassian', 'datadog'] as const) {
+    const ref = rotation[owner];
+    if (ref === undefined && !(state.awaitingCredentials?.owner === owner)) continue;
+    const current = state.credentials[owner];
+    state.credentials[owner] = { ref: ref ?? current.ref, version: current.version + 1 };
+  }
+}
+
+function pruneFinishedBackfills(state: OrgAuditState): void {
+  const finished = state.backfills.filter((r) => r.completedAt !== null);
+  if (finished.length <= MAX_FINISHED_BACKFILLS_KEPT) return;
+  const drop = new Set(finished.slice(0, finished.length - MAX_FINISHED_BACKFILLS_KEPT).map((r) => r.id));
+  state.backfills = state.backfills.filter((r) => !drop.has(r.id));
+}
+
+function shouldContinueAsNew(testThreshold: number | undefined): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || (testThreshold !== undefined && info.historyLength >= testThreshold);
+}
+
+function credentialOwnerOf(failure: ApplicationFailure): 'atlassian' | 'datadog' {
+  if (failure.type?.startsWith('Datadog')) return 'datadog';
+  if (failure.type?.startsWith('Atlassian')) return 'atlassian';
+  const owner = (failure.details?.[0] as { owner?: unknown } | undefined)?.owner;
+  return owner === 'datadog' ? 'datadog' : 'atlassian';
+}
+
+function failureMessage(err: ActivityFailure): string {
+  return err.cause?.message ?? err.message;
+}
+
+function statusOf(config: OrgAuditInput['config'], state: OrgAuditState, phase: AuditPhase, now: number): OrgAuditStatus {
+  const lagMs = tailLagMs(state.tail, now);
+  return {
+    orgId: config.orgId,
+    phase,
+    paused: state.paused,
+    awaitingCredentials: state.awaitingCredentials,
+    credentials: state.credentials,
+    rateLimitedUntil: state.rateLimitedUntil !== null && state.rateLimitedUntil > now ? iso(state.rateLimitedUntil) : null,
+    tail: {
+      since: iso(config.since),
+      watermark: state.tail.watermark !== null ? iso(state.tail.watermark) : null,
+      lagSeconds: lagMs === null ? null : Math.round(lagMs / 1000),
+      nextPollAt: iso(state.tail.nextPollAt),
+      pages: state.tail.pages,
+      events: state.tail.events,
+    },
+    backfills: state.backfills.map((r) => ({
+      id: r.id,
+      from: iso(r.from),
+      to: iso(r.to),
+      pages: r.pages,
+      events: r.events,
+      state: r.completedAt !== null ? 'done' : r.pages > 0 ? 'running' : 'queued',
+    })),
+    stats: state.stats,
+    run: state.run,
+    config,
+  };
+}
