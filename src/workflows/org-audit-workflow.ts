@@ -57,6 +57,13 @@ const { shipLogs } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/**
+ * Pages pass through history several times (poll result, map input and result, ship input). Temporal suggests
+ * continue-as-new at 4 MiB, but a history that large no longer fits one 4 MB gRPC message when a worker or the
+ * UI fetches it: continue well before.
+ */
+const HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW = 2_000_000;
+
 /** How long to wait before retrying a page that failed in a way no activity retry fixes. */
 const FAILURE_RETRY_MS = 5 * 60_000;
 
@@ -314,7 +321,11 @@ function pruneFinishedBackfills(state: OrgAuditState): void {
 
 function shouldContinueAsNew(testThreshold: number | undefined): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || (testThreshold !== undefined && info.historyLength >= testThreshold);
+  return (
+    info.continueAsNewSuggested ||
+    info.historySize >= HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW ||
+    (testThreshold !== undefined && info.historyLength >= testThreshold)
+  );
 }
 
 function credentialOwnerOf(failure: ApplicationFailure): 'atlassian' | 'datadog' {
