@@ -7,6 +7,7 @@ import { ActionCatalogueCache } from './action-catalogue-cache';
 import { mapEvents, type MapEventsInput } from './map';
 import { pollEventsPage, type PollPageInput } from './poll';
 import { shipLogs, type ShipLogsInput } from './ship';
+import { withHeartbeats } from './heartbeat-ticker';
 
 export interface ActivityDependencies {
   atlassianBaseUrl: string;
@@ -24,7 +25,8 @@ export function createActivities(deps: ActivityDependencies) {
   const http = { dispatcher: deps.dispatcher, env, now };
   const actionCatalogues = new ActionCatalogueCache({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http });
   return {
-    pollEventsPage: (input: PollPageInput) => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input),
+    pollEventsPage: (input: PollPageInput) =>
+      withHeartbeats(() => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input)),
     mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
     shipLogs: (input: ShipLogsInput) => shipLogs({ datadogIntakeUrl: deps.datadogIntakeUrl, ...http }, input),
   };

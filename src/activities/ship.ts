@@ -8,6 +8,7 @@ import type { CredentialRef } from '../shared/credential-ref';
 import { resolveCredential } from './credentials';
 import type { DatadogLog } from './datadog-log';
 import { FailureType } from './failure-types';
+import { withHeartbeats } from './heartbeat-ticker';
 import { transportFailure } from './http-client';
 
 const gzipAsync = promisify(gzip);
@@ -98,7 +99,12 @@ export async function shipLogs(deps: ShipDependencies, input: ShipLogsInput): Pr
     throw statusFailure(status, response.headers, logs);
   };
 
-  for (const chunk of chunkForIntake(input.logs.slice(resumed))) await send(chunk);
+  await withHeartbeats(
+    async () => {
+      for (const chunk of chunkForIntake(input.logs.slice(resumed))) await send(chunk);
+    },
+    () => ({ accepted: progress.accepted }) satisfies ShipProgress
+  );
   return { accepted: progress.accepted, requests: progress.requests, redated: progress.redated };
 }
 

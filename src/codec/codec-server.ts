@@ -82,7 +82,8 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Run
   if (options.token === '') {
     throw new RangeError('codec server token must not be empty');
   }
-  const uiOrigin = options.uiOrigin ?? 'http://localhost:8233';
+  // Browsers send `Origin` as scheme://host[:port] with no trailing slash; compare against the same form.
+  const uiOrigin = new URL(options.uiOrigin ?? 'http://localhost:8233').origin;
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
   const tokenDigest = sha256(options.token);

@@ -248,8 +248,13 @@ export class AtlassianStandin {
   addEvents(orgId: string, inputs: readonly StandinEventInput[]): AtlassianEvent[] {
     const org = this.org(orgId);
     const parsed = inputs.map((input) => standinEventInputSchema.parse(input));
-    const duplicate = parsed.find((input) => input.id !== undefined && org.eventsById.has(input.id));
-    if (duplicate) throw new Error(`event ${duplicate.id} already exists in org ${orgId}`);
+    // Checked before anything is added, so a rejected batch leaves the org untouched.
+    const batchIds = new Set<string>();
+    for (const { id } of parsed) {
+      if (id === undefined) continue;
+      if (org.eventsById.has(id) || batchIds.has(id)) throw new Error(`event ${id} already exists in org ${orgId}`);
+      batchIds.add(id);
+    }
     return parsed.map((input) => {
       const previous = org.events.at(-1);
       const requestedProcessedAt = input.processedAt === undefined ? this.now() : toEpochMs(input.processedAt);
@@ -308,7 +313,11 @@ export class AtlassianStandin {
     return org;
   }
 
-  private buildEvent(orgId: string, input: z.output<typeof standinEventInputSchema>, processedAtMs: number): AtlassianEvent {
+  private buildEvent(
+    orgId: string,
+    input: z.output<typeof standinEventInputSchema>,
+    processedAtMs: number
+  ): AtlassianEvent {
     const id = input.id ?? randomUUID();
     return {
       id,
@@ -426,7 +435,7 @@ export class AtlassianStandin {
         data,
         // Choice: page_size is the page size in effect (the limit), not the number of events on this page.
         meta: { next, page_size: limit },
-        links: { self: `${this.url}${request.url.pathname}${request.url.search}`, next: `${streamPath}?cursor=${next}` },
+        links: { self: this.selfLink(request), next: `${streamPath}?cursor=${next}` },
       },
       rateLimitHeaders
     );
@@ -454,13 +463,14 @@ export class AtlassianStandin {
           (action === null || stored.event.attributes.action === action)
       )
       .sort((a, b) => b.timeMs - a.timeMs || b.sequence - a.sequence);
-    const start = after
-      ? newestFirst.findIndex((s) => s.timeMs < after.timeMs || (s.timeMs === after.timeMs && s.sequence < after.sequence))
-      : 0;
+    const isPastCursor = (stored: StoredEvent, cursor: FilteredCursor) =>
+      stored.timeMs < cursor.timeMs || (stored.timeMs === cursor.timeMs && stored.sequence < cursor.sequence);
+    const start = after ? newestFirst.findIndex((stored) => isPastCursor(stored, after)) : 0;
     const page = start < 0 ? [] : newestFirst.slice(start, start + limit);
     const last = page.at(-1);
     const hasMore = start >= 0 && start + limit < newestFirst.length;
-    const next = hasMore && last ? encodeCursor({ kind: 'events', timeMs: last.timeMs, sequence: last.sequence }) : null;
+    const next =
+      hasMore && last ? encodeCursor({ kind: 'events', timeMs: last.timeMs, sequence: last.sequence }) : null;
     const basePath = `${this.url}/admin/v1/orgs/${encodeURIComponent(orgId)}/events`;
     return jsonReply(
       200,
@@ -468,10 +478,14 @@ export class AtlassianStandin {
         data: page.map((stored) => withoutProcessedAt(stored.event)),
         meta: { next, prev: null, page_size: limit },
         // Like Atlassian (ACCESS-1603), links.next carries only the cursor, not the filters.
-        links: { self: `${this.url}${request.url.pathname}${request.url.search}`, prev: null, next: next && `${basePath}?cursor=${next}` },
+        links: { self: this.selfLink(request), prev: null, next: next && `${basePath}?cursor=${next}` },
       },
       rateLimitHeadersOf(decision)
     );
+  }
+
+  private selfLink(request: StandinHttpRequest): string {
+    return `${this.url}${request.url.pathname}${request.url.search}`;
   }
 
   private nextFault(orgId: string): QueuedFault | undefined {
@@ -485,8 +499,10 @@ export class AtlassianStandin {
 
   private faultOutcome(fault: Exclude<AtlassianFault, { kind: 'invalidEvent' }>): HttpOutcome {
     switch (fault.kind) {
-      case 'status':
-        return apiError(fault.status, STATUS_CODES[fault.status] ?? 'Error', fault.status === 500 ? 'ADMIN-500-1' : undefined);
+      case 'status': {
+        const code = fault.status === 500 ? 'ADMIN-500-1' : undefined;
+        return apiError(fault.status, STATUS_CODES[fault.status] ?? 'Error', code);
+      }
       case 'reset':
         return { kind: 'reset' };
       case 'hang':
@@ -504,7 +520,8 @@ export class AtlassianStandin {
         const retryAfterMs = (fault.retryAfterSeconds ?? RATE_LIMIT_FAULT_DEFAULT_SECONDS) * 1000;
         // No bucket decided this 429; the headers show the configured stream limit, or a nominal one of 1.
         const limit = this.options.rateLimit?.burst ?? 1;
-        return this.tooManyRequests({ allowed: false, limit, remaining: 0, resetAt: this.now() + retryAfterMs, retryAfterMs });
+        const resetAt = this.now() + retryAfterMs;
+        return this.tooManyRequests({ allowed: false, limit, remaining: 0, resetAt, retryAfterMs });
       }
     }
   }
@@ -544,14 +561,17 @@ export class AtlassianStandin {
         return jsonReply(200, { data: this.addEvents(orgId, inputs) });
       }
     } catch (error) {
-      const detail = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);
+      const detail =
+        error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);
       return jsonReply(400, { error: detail });
     }
     return jsonReply(404, { error: `no control endpoint ${request.method} ${path}` });
   }
 }
 
-type Route = { endpoint: Exclude<AtlassianEndpoint, 'events/{eventId}'> } | { endpoint: 'events/{eventId}'; eventId: string };
+type Route =
+  | { endpoint: Exclude<AtlassianEndpoint, 'events/{eventId}'> }
+  | { endpoint: 'events/{eventId}'; eventId: string };
 
 function routeOf(pathUnderOrg: string): Route | undefined {
   if (pathUnderOrg === '/events-stream') return { endpoint: AtlassianEndpoint.eventsStream };

@@ -170,7 +170,8 @@ export class DatadogStandin {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.receivedLogs)) {
       if (Date.now() >= deadline) {
-        throw new Error(`DatadogStandin.waitFor: condition not met within ${timeoutMs} ms (${this.receivedLogs.length} logs received)`);
+        const received = this.receivedLogs.length;
+        throw new Error(`DatadogStandin.waitFor: condition not met within ${timeoutMs} ms (${received} logs received)`);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -229,10 +230,13 @@ export class DatadogStandin {
     // Choice: over 1000 entries the whole request is refused (400) rather than partly kept, so a client that
     // does not split its batches fails loudly.
     if (logs.length > DATADOG_INTAKE_LIMITS.maxEntriesPerRequest) {
-      return { outcome: intakeError(400, `more than ${DATADOG_INTAKE_LIMITS.maxEntriesPerRequest} logs in one request`), entries: logs.length };
+      const detail = `more than ${DATADOG_INTAKE_LIMITS.maxEntriesPerRequest} logs in one request`;
+      return { outcome: intakeError(400, detail), entries: logs.length };
     }
     // Choice: a non-object element (a bare string or number) is refused with 400; logs here are JSON objects.
-    if (!logs.every(isPlainObject)) return { outcome: intakeError(400, 'every log must be a JSON object'), entries: logs.length };
+    if (!logs.every(isPlainObject)) {
+      return { outcome: intakeError(400, 'every log must be a JSON object'), entries: logs.length };
+    }
 
     const receivedAt = this.now();
     const accepted: ReceivedLog[] = [];
@@ -294,7 +298,9 @@ export class DatadogStandin {
 
 /** Decompresses per `Content-Encoding` and enforces the 5 MB uncompressed limit without inflating past it. */
 async function decodeBody(request: StandinHttpRequest): Promise<{ body: Buffer } | { error: HttpOutcome }> {
-  const tooLarge = { error: intakeError(413, `payload over ${DATADOG_INTAKE_LIMITS.maxPayloadBytes} bytes uncompressed`) };
+  const tooLarge = {
+    error: intakeError(413, `payload over ${DATADOG_INTAKE_LIMITS.maxPayloadBytes} bytes uncompressed`),
+  };
   if (request.bodyTooLarge) return tooLarge;
   const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   // One byte over the limit is enough to know the payload is too large; a zip bomb never inflates further.

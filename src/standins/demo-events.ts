@@ -43,7 +43,11 @@ export const demoEventActions = [
   { id: 'api_token_created', displayName: 'Created API token', groupDisplayName: 'Product access configuration' },
   { id: 'api_token_revoked', displayName: 'Revoked API token', groupDisplayName: 'Product access configuration' },
   { id: 'user_logged_in_as_user', displayName: 'Logged in as user', groupDisplayName: 'Atlassian accounts' },
-  { id: 'classification_level_changed', displayName: 'Changed classification level', groupDisplayName: 'Data classification' },
+  {
+    id: 'classification_level_changed',
+    displayName: 'Changed classification level',
+    groupDisplayName: 'Data classification',
+  },
   { id: 'data_export_started', displayName: 'Started data export', groupDisplayName: 'Data export' },
 ] as const;
 
@@ -78,7 +82,9 @@ export interface GenerateDemoEventsOptions extends DemoEventGeneratorOptions {
 /** `count` events, processed at `startTime`, `startTime + spacingMs`, …, in processing order. */
 export function generateDemoEvents(options: GenerateDemoEventsOptions): StandinEventInput[] {
   const generator = createDemoEventGenerator(options);
-  return Array.from({ length: options.count }, (_, index) => generator.next(options.startTime + index * options.spacingMs));
+  return Array.from({ length: options.count }, (_, index) =>
+    generator.next(options.startTime + index * options.spacingMs)
+  );
 }
 
 export function createDemoEventGenerator(options: DemoEventGeneratorOptions): DemoEventGenerator {
@@ -135,7 +141,14 @@ const buildBot: AtlassianActor = {
   auth: { authType: 'api-token', tokenId: 'tok-31f2', tokenLabel: 'ci-pipeline' },
 };
 
-const groupNames = ['sre-oncall', 'jira-software-users', 'confluence-users', 'R&D <core>', '🚀 launch-team', 'site-admins'];
+const groupNames = [
+  'sre-oncall',
+  'jira-software-users',
+  'confluence-users',
+  'R&D <core>',
+  '🚀 launch-team',
+  'site-admins',
+];
 
 const products = [
   { key: 'jira-software', name: 'Jira Software' },
@@ -204,7 +217,13 @@ const adminAction = (draw: Draw, context: AtlassianEntity[], message: string): E
 /** A setting of a site changed: the site is both what was acted upon and where. */
 const siteSettingChange = (draw: Draw, message: string): EventParts => {
   const site = draw.pick(sites);
-  return { actor: actorOf(draw.pick(admins)), context: [site], container: [site], location: draw.pick(locations), message: simple(message) };
+  return {
+    actor: actorOf(draw.pick(admins)),
+    context: [site],
+    container: [site],
+    location: draw.pick(locations),
+    message: simple(message),
+  };
 };
 
 const eventBuilders: Record<DemoEventAction, (draw: Draw) => EventParts> = {
@@ -236,20 +255,24 @@ const eventBuilders: Record<DemoEventAction, (draw: Draw) => EventParts> = {
   group_product_access_granted: (draw) => {
     const group = draw.pick(groupNames);
     const product = draw.pick(products);
-    return adminAction(draw, [groupItem(draw, group), productItem(product)], `Granted ${product.name} access to ${group}`);
+    const context = [groupItem(draw, group), productItem(product)];
+    return adminAction(draw, context, `Granted ${product.name} access to ${group}`);
   },
   group_product_access_revoked: (draw) => {
     const group = draw.pick(groupNames);
     const product = draw.pick(products);
-    return adminAction(draw, [groupItem(draw, group), productItem(product)], `Revoked ${product.name} access from ${group}`);
+    const context = [groupItem(draw, group), productItem(product)];
+    return adminAction(draw, context, `Revoked ${product.name} access from ${group}`);
   },
   user_invited: (draw) => {
     const member = draw.pick(members);
     const product = draw.pick(products);
     return adminAction(draw, [userItem(member), productItem(product)], `Invited ${member.name} to ${product.name}`);
   },
-  third_party_invites_enabled: (draw) => siteSettingChange(draw, 'Enabled invitations from Google and Microsoft accounts'),
-  third_party_invites_disabled: (draw) => siteSettingChange(draw, 'Disabled invitations from Google and Microsoft accounts'),
+  third_party_invites_enabled: (draw) =>
+    siteSettingChange(draw, 'Enabled invitations from Google and Microsoft accounts'),
+  third_party_invites_disabled: (draw) =>
+    siteSettingChange(draw, 'Disabled invitations from Google and Microsoft accounts'),
   // Shaped like the reference's API-token example: the actor authenticates with the token it acts through.
   api_token_created: (draw) => ({
     actor: buildBot,
@@ -289,7 +312,9 @@ const eventBuilders: Record<DemoEventAction, (draw: Draw) => EventParts> = {
     const site = draw.pick(sites);
     return {
       actor: actorOf(member),
-      context: [{ id: draw.uuid(), type: 'exports', attributes: { scope: 'site', includeAttachments: draw.random() < 0.5 } }],
+      context: [
+        { id: draw.uuid(), type: 'exports', attributes: { scope: 'site', includeAttachments: draw.random() < 0.5 } },
+      ],
       container: [site],
       location: draw.pick(locations),
       message: simple(`${member.name} started a site export of ${String(site.attributes?.['siteName'])}`),

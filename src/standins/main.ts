@@ -75,13 +75,14 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Runn
   const spacingMs = settings.seedSpanMs / Math.max(1, settings.seedEventCount);
   atlassian.addEvents(
     settings.orgId,
-    Array.from({ length: settings.seedEventCount }, (_, index) => generator.next(Math.round(startTime + index * spacingMs)))
+    Array.from({ length: settings.seedEventCount }, (_, index) =>
+      generator.next(Math.round(startTime + index * spacingMs))
+    )
   );
 
+  const addLiveEvent = () => atlassian.addEvents(settings.orgId, [generator.next(Date.now())]);
   const liveEvents =
-    settings.demoEventsPerMinute > 0
-      ? setInterval(() => atlassian.addEvents(settings.orgId, [generator.next(Date.now())]), 60_000 / settings.demoEventsPerMinute)
-      : undefined;
+    settings.demoEventsPerMinute > 0 ? setInterval(addLiveEvent, 60_000 / settings.demoEventsPerMinute) : undefined;
 
   return {
     atlassian,
@@ -172,9 +173,10 @@ async function main(): Promise<void> {
     return;
   }
   const standins = await startStandins(options);
-  const seeded = standins.atlassian.events(standins.orgId).length;
-  process.stdout.write(`Atlassian org audit API stand-in: ${standins.atlassian.url} (org ${standins.orgId}, ${seeded} events)\n`);
-  process.stdout.write(`Datadog logs intake stand-in: ${standins.datadog.url}\n`);
+  const { atlassian, datadog, orgId } = standins;
+  const seeded = atlassian.events(orgId).length;
+  process.stdout.write(`Atlassian org audit API stand-in: ${atlassian.url} (org ${orgId}, ${seeded} events)\n`);
+  process.stdout.write(`Datadog logs intake stand-in: ${datadog.url}\n`);
 
   const shutdown = () => {
     process.off('SIGINT', shutdown);

@@ -42,7 +42,8 @@ export interface StandinHttpServerOptions {
 }
 
 export function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): HttpOutcome {
-  return { kind: 'reply', status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+  const allHeaders = { 'content-type': 'application/json', ...headers };
+  return { kind: 'reply', status, headers: allHeaders, body: JSON.stringify(body) };
 }
 
 export class StandinHttpServer {

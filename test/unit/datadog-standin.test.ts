@@ -1,0 +1,260 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { request } from 'undici';
+import { DATADOG_INTAKE_LIMITS, DatadogStandin, type DatadogStandinOptions } from '../../src/standins/datadog-standin';
+
+const KEY = 'dd-key-1';
+const NOW = Date.parse('2026-01-01T12:00:00.000Z');
+const HOUR = 3_600_000;
+
+let standin: DatadogStandin;
+let tempDir: string;
+
+async function startStandin(options: Partial<DatadogStandinOptions> = {}): Promise<DatadogStandin> {
+  standin = await DatadogStandin.start({ apiKeys: [KEY], now: () => NOW, ...options });
+  return standin;
+}
+
+beforeAll(async () => {
+  tempDir = await mkdtemp(path.join(os.tmpdir(), 'datadog-standin-'));
+});
+
+afterAll(async () => {
+  await rm(tempDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await standin.close();
+});
+
+function log(eventId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ddsource: 'atlassian-event-logs',
+    service: 'atlassian-event-logs',
+    message: `event ${eventId}`,
+    timestamp: NOW - 60_000,
+    atlassian: { event_id: eventId, org_id: 'org-1' },
+    ...extra,
+  };
+}
+
+interface SendOptions {
+  key?: string | null;
+  encoding?: string;
+  raw?: Buffer;
+}
+
+async function send(body: unknown, options: SendOptions = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.key !== null) headers['dd-api-key'] = options.key ?? KEY;
+  if (options.encoding) headers['content-encoding'] = options.encoding;
+  const response = await request(standin.url, {
+    method: 'POST',
+    headers,
+    body: options.raw ?? JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, json: () => JSON.parse(text) as unknown };
+}
+
+describe('Datadog logs intake stand-in', () => {
+  describe('accepting logs', () => {
+    beforeEach(() => startStandin());
+
+    it('answers 202 {} to a gzip batch and records the logs in order', async () => {
+      const raw = zlib.gzipSync(JSON.stringify([log('a'), log('b')]));
+      const response = await send(undefined, { encoding: 'gzip', raw });
+      expect(response.status).toBe(202);
+      expect(response.json()).toEqual({});
+      expect(standin.receivedEventIds()).toEqual(['a', 'b']);
+      expect(standin.received[0]).toEqual(log('a'));
+      expect(standin.requests).toEqual([{ status: 202, entries: 2, bytes: raw.length, at: NOW }]);
+    });
+
+    it('accepts deflate (zlib) and identity bodies', async () => {
+      const deflated = zlib.deflateSync(JSON.stringify([log('d')]));
+      expect((await send(undefined, { encoding: 'deflate', raw: deflated })).status).toBe(202);
+      expect((await send([log('i')], { encoding: 'identity' })).status).toBe(202);
+      expect((await send([log('n')])).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['d', 'i', 'n']);
+    });
+
+    it('takes a single JSON object as one log', async () => {
+      expect((await send(log('single'))).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['single']);
+    });
+
+    it('keeps repeats, so duplicates can be counted', async () => {
+      await send([log('dup')]);
+      await send([log('dup')]);
+      expect(standin.receivedEventIds()).toEqual(['dup', 'dup']);
+    });
+  });
+
+  describe('refusing requests', () => {
+    beforeEach(() => startStandin());
+
+    it('answers 401 without DD-API-KEY and 403 with an unknown key', async () => {
+      const missing = await send([log('a')], { key: null });
+      expect(missing.status).toBe(401);
+      expect(missing.json()).toMatchObject({ errors: [{ status: '401' }] });
+      expect((await send([log('a')], { key: 'wrong' })).status).toBe(403);
+      expect(standin.received).toEqual([]);
+    });
+
+    it('answers 403 to the old key after rotation, 202 to the new one', async () => {
+      standin.setApiKeys(['dd-key-2']);
+      expect((await send([log('a')])).status).toBe(403);
+      expect((await send([log('a')], { key: 'dd-key-2' })).status).toBe(202);
+    });
+
+    it.each([
+      ['an unsupported Content-Encoding', { encoding: 'br', raw: Buffer.from('[]') }],
+      ['a body that is not gzip although declared so', { encoding: 'gzip', raw: Buffer.from('[]') }],
+      ['a body that is not JSON', { raw: Buffer.from('{"unterminated":') }],
+      ['a JSON value that is neither array nor object', { raw: Buffer.from('42') }],
+      ['an array with a non-object log', { raw: Buffer.from('[{"message":"ok"},"bare string"]') }],
+    ])('answers 400 to %s', async (_, options) => {
+      expect((await send(undefined, options)).status).toBe(400);
+      expect(standin.received).toEqual([]);
+    });
+
+    it('answers 400 to more than 1000 logs in one request, keeping none of them', async () => {
+      const logs = Array.from({ length: DATADOG_INTAKE_LIMITS.maxEntriesPerRequest + 1 }, (_, i) => log(`e${i}`));
+      const response = await send(logs);
+      expect(response.status).toBe(400);
+      expect(standin.received).toEqual([]);
+      expect(standin.requests.at(-1)).toMatchObject({ status: 400, entries: 1001 });
+      expect((await send(logs.slice(0, 1000))).status).toBe(202);
+      expect(standin.received).toHaveLength(1000);
+    });
+
+    it('answers 413 above 5 MB uncompressed, also when the gzip body is small', async () => {
+      const filler = 'x'.repeat(900_000);
+      const tooLarge = JSON.stringify(Array.from({ length: 6 }, (_, i) => log(`big${i}`, { filler })));
+      expect(Buffer.byteLength(tooLarge)).toBeGreaterThan(DATADOG_INTAKE_LIMITS.maxPayloadBytes);
+
+      expect((await send(undefined, { raw: Buffer.from(tooLarge) })).status).toBe(413);
+      const gzipped = zlib.gzipSync(tooLarge);
+      expect(gzipped.length).toBeLessThan(100_000);
+      expect((await send(undefined, { encoding: 'gzip', raw: gzipped })).status).toBe(413);
+      expect(standin.received).toEqual([]);
+    });
+  });
+
+  describe('what 202 does not promise', () => {
+    beforeEach(() => startStandin());
+
+    it('drops logs dated more than 18 h in the past or 2 h in the future, still answering 202', async () => {
+      const response = await send([
+        log('too-old', { timestamp: NOW - 18 * HOUR - 1 }),
+        log('just-in-window', { timestamp: NOW - 18 * HOUR }),
+        log('iso-recent', { timestamp: new Date(NOW - 17 * HOUR).toISOString() }),
+        log('too-far-ahead', { timestamp: new Date(NOW + 2 * HOUR + 1000).toISOString() }),
+        log('no-timestamp', { timestamp: undefined }),
+      ]);
+      expect(response.status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['just-in-window', 'iso-recent', 'no-timestamp']);
+      expect(standin.dropped.map((dropped) => (dropped['atlassian'] as { event_id: string }).event_id)).toEqual([
+        'too-old',
+        'too-far-ahead',
+      ]);
+    });
+
+    it('keeps a log over 1 MB but counts it as truncated', async () => {
+      const huge = log('huge', { message: 'y'.repeat(DATADOG_INTAKE_LIMITS.maxLogBytes) });
+      const response = await send([huge, log('small')]);
+      expect(response.status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['huge', 'small']);
+      expect(standin.truncatedCount).toBe(1);
+    });
+  });
+
+  describe('faults', () => {
+    beforeEach(() => startStandin());
+
+    it('answers a queued status with Retry-After, then recovers', async () => {
+      standin.injectFault({ kind: 'status', status: 429, retryAfterSeconds: 3 });
+      standin.injectFault({ kind: 'status', status: 503 });
+      const limited = await send([log('a')]);
+      expect(limited.status).toBe(429);
+      expect(limited.headers['retry-after']).toBe('3');
+      const unavailable = await send([log('a')]);
+      expect(unavailable.status).toBe(503);
+      expect(unavailable.headers['retry-after']).toBeUndefined();
+      expect((await send([log('a')])).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['a']);
+    });
+
+    it('resets the connection, receiving nothing', async () => {
+      standin.injectFault({ kind: 'reset' });
+      await expect(send([log('a')])).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+      expect(standin.received).toEqual([]);
+      expect(standin.requests.at(-1)).toMatchObject({ status: null, entries: null });
+    });
+
+    it('hangs for the given time, then drops the connection', async () => {
+      standin.injectFault({ kind: 'hang', ms: 80 });
+      const startedAt = Date.now();
+      await expect(send([log('a')])).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(70);
+      expect(standin.received).toEqual([]);
+    });
+  });
+
+  describe('observability', () => {
+    it('appends each accepted log as one NDJSON line, never the dropped ones', async () => {
+      const ndjsonPath = path.join(tempDir, 'nested', 'logs.ndjson');
+      await startStandin({ ndjsonPath });
+      await send([log('a'), log('old', { timestamp: NOW - 20 * HOUR })]);
+      await send(undefined, { encoding: 'gzip', raw: zlib.gzipSync(JSON.stringify([log('b')])) });
+
+      const lines = (await readFile(ndjsonPath, 'utf8')).trimEnd().split('\n');
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([log('a'), log('b')]);
+    });
+
+    it('waitFor resolves once the predicate holds and rejects after its timeout', async () => {
+      await startStandin();
+      const waiting = standin.waitFor((received) => received.length >= 2, 2000);
+      await send([log('a')]);
+      await send([log('b')]);
+      await expect(waiting).resolves.toBeUndefined();
+      const neverMet = standin.waitFor((received) => received.length > 5, 60);
+      await expect(neverMet).rejects.toThrow(/within 60 ms \(2 logs received\)/);
+    });
+
+    it('serves stats and logs, and takes faults and keys, over its control endpoints', async () => {
+      await startStandin();
+      const control = async (method: 'GET' | 'POST', controlPath: string, body?: unknown) => {
+        const response = await request(`${standin.origin}/_standin/${controlPath}`, {
+          method,
+          ...(body === undefined
+            ? {}
+            : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        });
+        return { status: response.statusCode, body: (await response.body.json()) as unknown };
+      };
+
+      expect((await control('POST', 'faults', { fault: { kind: 'status', status: 500 }, times: 1 })).status).toBe(200);
+      expect((await send([log('a')])).status).toBe(500);
+      expect((await control('POST', 'keys', { apiKeys: ['rotated'] })).status).toBe(200);
+      expect((await send([log('a')])).status).toBe(403);
+      expect((await send([log('a'), log('old', { timestamp: 0 })], { key: 'rotated' })).status).toBe(202);
+      expect((await control('POST', 'faults', { fault: { kind: 'status', status: 418 } })).status).toBe(400);
+
+      expect(await control('GET', 'stats')).toEqual({
+        status: 200,
+        body: {
+          received: 1,
+          dropped: 1,
+          truncated: 0,
+          requests: 3,
+          requestsByStatus: { '202': 1, '403': 1, '500': 1 },
+        },
+      });
+      expect(await control('GET', 'logs')).toEqual({ status: 200, body: { data: [log('a')] } });
+    });
+  });
+});
