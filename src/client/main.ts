@@ -49,20 +49,22 @@ export function buildProgram(): Command {
     .command('start')
     .description('start collecting an organization (idempotent: a running org is left as it is)')
     .addOption(org())
-    .option('--atlassian-key <ref>', 'Atlassian API key reference, env:NAME or file:/path', 'env:ATLASSIAN_API_KEY')
-    .option('--datadog-key <ref>', 'Datadog API key reference, env:NAME or file:/path', 'env:DD_API_KEY')
+    .option('--atlassian-key <ref>', 'Atlassian API key reference, env:NAME or file:/path (default: env:ATLASSIAN_API_KEY)')
+    .option('--datadog-key <ref>', 'Datadog API key reference, env:NAME or file:/path (default: env:DD_API_KEY)')
     .option('--since <iso>', 'event time from which the tail delivers everything (default: one hour ago)')
     .option('--poll-interval <duration>', 'wait between polls once caught up, e.g. 30s, 5m', '60s')
+    .option('--max-poll-interval <duration>', 'ceiling of the interval for a quiet org (default: 4 × poll interval)')
     .option('--max-requests-per-minute <n>', 'Atlassian requests per minute for this org, tail and backfill together', '60')
     .option('--page-size <n>', 'events per events-stream page (1-500)', '200')
     .action(async (raw) => {
       const options = parseOptions(
         z.object({
           org: orgIdSchema,
-          atlassianKey: credentialRefSchema('--atlassian-key'),
-          datadogKey: credentialRefSchema('--datadog-key'),
+          atlassianKey: credentialRefSchema('--atlassian-key').optional(),
+          datadogKey: credentialRefSchema('--datadog-key').optional(),
           since: instantSchema('--since').optional(),
           pollInterval: durationSchema('--poll-interval', 1_000, 86_400_000),
+          maxPollInterval: durationSchema('--max-poll-interval', 1_000, 86_400_000).optional(),
           maxRequestsPerMinute: integerSchema('--max-requests-per-minute', 1, 6000),
           pageSize: integerSchema('--page-size', 1, 500),
         }),
@@ -76,6 +78,7 @@ export function buildProgram(): Command {
           datadogKey: options.datadogKey,
           since: options.since,
           pollIntervalMs: options.pollInterval,
+          maxPollIntervalMs: options.maxPollInterval,
           maxRequestsPerMinute: options.maxRequestsPerMinute,
           pageSize: options.pageSize,
         })

@@ -4,7 +4,7 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL } from '../shared/credential-ref';
+import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL, type CredentialRef } from '../shared/credential-ref';
 import { WORKFLOW_ID_PREFIX, workflowIdForOrg } from '../shared/org-workflow';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
@@ -15,6 +15,8 @@ import { orgAuditWorkflow } from '../workflows/org-audit-workflow';
 
 export const START_DEFAULTS = {
   pollIntervalMs: 60_000,
+  /** A quiet org's interval grows up to this multiple of the poll interval. */
+  maxPollIntervalFactor: 4,
   /** events-stream has no published limit; Atlassian's own Sentinel connector polls at 1 request/second. */
   maxRequestsPerMinute: 60,
   /** The documented default page size of events-stream. */
@@ -30,6 +32,8 @@ export interface StartOrgOptions {
   datadogKey?: string;
   since?: number;
   pollIntervalMs?: number;
+  /** @default four times the poll interval */
+  maxPollIntervalMs?: number;
   maxRequestsPerMinute?: number;
   pageSize?: number;
   recentIdsLimit?: number;
@@ -62,9 +66,14 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
   if (previous?.status.name === 'COMPLETED') {
     const result = (await client.workflow.getHandle(workflowId).result()) as OrgAuditResult;
     state = { ...result.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null };
+    state.credentials = {
+      atlassian: withNewRef(state.credentials.atlassian, options.atlassianKey),
+      datadog: withNewRef(state.credentials.datadog, options.datadogKey),
+    };
     // The tail's start must not move, or events between the two would be skipped or repeated.
-    since = (await client.workflow.getHandle(workflowId).query(statusQuery).catch(() => undefined))?.config.since ?? since;
+    since = result.config.since;
   }
+  const pollIntervalMs = options.pollIntervalMs ?? START_DEFAULTS.pollIntervalMs;
   const config: OrgAuditConfig = {
     orgId: options.orgId,
     initialCredentials: {
@@ -72,7 +81,8 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
       datadog: options.datadogKey ?? DEFAULT_DATADOG_CREDENTIAL,
     },
     since,
-    pollIntervalMs: options.pollIntervalMs ?? START_DEFAULTS.pollIntervalMs,
+    pollIntervalMs,
+    maxPollIntervalMs: options.maxPollIntervalMs ?? pollIntervalMs * START_DEFAULTS.maxPollIntervalFactor,
     maxRequestsPerMinute: options.maxRequestsPerMinute ?? START_DEFAULTS.maxRequestsPerMinute,
     pageSize: options.pageSize ?? START_DEFAULTS.pageSize,
     recentIdsLimit: options.recentIdsLimit ?? START_DEFAULTS.recentIdsLimit,
@@ -122,6 +132,11 @@ export async function listOrgs(client: Client): Promise<OrgListing[]> {
     listings.push({ orgId, workflowId: execution.workflowId, phase: status?.phase ?? phase, status });
   }
   return listings.sort((a, b) => a.orgId.localeCompare(b.orgId));
+}
+
+/** A credential given explicitly on a resumed start replaces the stopped run's, as a rotation would. */
+function withNewRef(current: CredentialRef, ref: string | undefined): CredentialRef {
+  return ref === undefined || ref === current.ref ? current : { ref, version: current.version + 1 };
 }
 
 async function describeOrNull(client: Client, workflowId: string) {

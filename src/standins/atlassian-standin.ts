@@ -17,7 +17,10 @@
  * Control endpoints under `/_standin/` (no auth) let another process seed events, rotate keys and inject faults.
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
+import path from 'node:path';
 import { z } from 'zod';
 import { atlassianEventSchema, type AtlassianEvent } from '../activities/atlassian-schema';
 import { demoEventActions } from './demo-events';
@@ -111,6 +114,13 @@ export interface AtlassianStandinOptions {
    * @default true
    */
   retryAfterHeader?: boolean;
+  /**
+   * NDJSON file that keeps every added event, one `{ orgId, event }` line each, written before the event can be
+   * served. At start its events are held back and return, in the same order and so at the same stream positions,
+   * when their org is added: a restarted demo serves the stream a durable cursor was walking, instead of a new one.
+   * @default undefined (events live in memory only)
+   */
+  eventsFile?: string;
 }
 
 /** One request to the API (not to `/_standin/`), as answered. */
@@ -190,6 +200,10 @@ const controlFaultBodySchema = z.object({
 });
 const controlKeysBodySchema = z.object({ apiKeys: z.array(z.string().min(1)).min(1) });
 
+/** One line of `eventsFile`: the input that rebuilds the served event exactly, ID and processing time included. */
+const persistedEventSchema = z.object({ orgId: z.string().min(1), event: standinEventInputSchema });
+type ParsedEventInput = z.output<typeof standinEventInputSchema>;
+
 export class AtlassianStandin {
   /** Base URL, e.g. `http://127.0.0.1:4321`; the API lives under `/admin/v1/orgs/{orgId}/…`. */
   readonly url: string;
@@ -203,7 +217,9 @@ export class AtlassianStandin {
 
   private constructor(
     private readonly options: AtlassianStandinOptions,
-    private readonly server: StandinHttpServer
+    private readonly server: StandinHttpServer,
+    /** Events read from `eventsFile`, per org, until the org is added. */
+    private readonly restoredEvents: Map<string, ParsedEventInput[]>
   ) {
     this.url = server.origin;
     this.now = options.now ?? Date.now;
@@ -211,6 +227,7 @@ export class AtlassianStandin {
   }
 
   static async start(options: AtlassianStandinOptions = {}): Promise<AtlassianStandin> {
+    const restoredEvents = options.eventsFile ? await readEventsFile(options.eventsFile) : new Map();
     let standin: AtlassianStandin | undefined;
     const server = await StandinHttpServer.listen(
       async (request) => {
@@ -219,7 +236,7 @@ export class AtlassianStandin {
       },
       { port: options.port }
     );
-    standin = new AtlassianStandin(options, server);
+    standin = new AtlassianStandin(options, server, restoredEvents);
     return standin;
   }
 
@@ -227,6 +244,7 @@ export class AtlassianStandin {
     await this.server.close();
   }
 
+  /** Adds an org; with `eventsFile`, the org's events from earlier runs come back with their stream positions. */
   addOrg(orgId: string, config: { apiKeys: string[] }): void {
     if (this.orgs.has(orgId)) throw new Error(`org ${orgId} already exists`);
     const limitedBy = (rateLimit: RateLimitOptions) => new TokenBucket({ ...rateLimit, now: this.now });
@@ -237,6 +255,11 @@ export class AtlassianStandin {
       streamBucket: this.options.rateLimit ? limitedBy(this.options.rateLimit) : undefined,
       filteredBucket: limitedBy(this.options.filteredEventsRateLimit ?? { requestsPerMinute: 10, burst: 10 }),
     });
+    const restored = this.restoredEvents.get(orgId);
+    if (restored) {
+      this.restoredEvents.delete(orgId);
+      this.append(this.org(orgId), this.build(orgId, restored));
+    }
   }
 
   /** Replaces the org's keys: a key no longer listed gets 401 from the next request on. */
@@ -255,21 +278,14 @@ export class AtlassianStandin {
       if (org.eventsById.has(id) || batchIds.has(id)) throw new Error(`event ${id} already exists in org ${orgId}`);
       batchIds.add(id);
     }
-    return parsed.map((input) => {
-      const previous = org.events.at(-1);
-      const requestedProcessedAt = input.processedAt === undefined ? this.now() : toEpochMs(input.processedAt);
-      const processedAtMs = Math.max(requestedProcessedAt, previous?.processedAtMs ?? -Infinity);
-      const event = this.buildEvent(orgId, input, processedAtMs);
-      const stored: StoredEvent = {
-        sequence: org.events.length + 1,
-        timeMs: Date.parse(event.attributes.time),
-        processedAtMs,
-        event,
-      };
-      org.events.push(stored);
-      org.eventsById.set(event.id, stored);
-      return structuredClone(event);
-    });
+    const added = this.build(orgId, parsed);
+    if (this.options.eventsFile && added.length > 0) {
+      const lines = added.map(({ event }) => `${JSON.stringify({ orgId, event: inputRebuilding(event) })}\n`);
+      // Synchronous, before the events join the org: what a client was served is always on disk, in order.
+      appendFileSync(this.options.eventsFile, lines.join(''), 'utf8');
+    }
+    this.append(org, added);
+    return added.map((stored) => structuredClone(stored.event));
   }
 
   /** The org's events in processing order, in `events-stream` form. */
@@ -307,17 +323,35 @@ export class AtlassianStandin {
     return stats;
   }
 
+  /** The events `inputs` become after the org's current last event, without adding them yet. */
+  private build(orgId: string, inputs: readonly ParsedEventInput[]): StoredEvent[] {
+    const org = this.org(orgId);
+    const built: StoredEvent[] = [];
+    for (const input of inputs) {
+      const previous = built.at(-1) ?? org.events.at(-1);
+      const requestedProcessedAt = input.processedAt === undefined ? this.now() : toEpochMs(input.processedAt);
+      const processedAtMs = Math.max(requestedProcessedAt, previous?.processedAtMs ?? -Infinity);
+      const event = this.buildEvent(orgId, input, processedAtMs);
+      const sequence = org.events.length + built.length + 1;
+      built.push({ sequence, timeMs: Date.parse(event.attributes.time), processedAtMs, event });
+    }
+    return built;
+  }
+
+  private append(org: OrgState, added: readonly StoredEvent[]): void {
+    for (const stored of added) {
+      org.events.push(stored);
+      org.eventsById.set(stored.event.id, stored);
+    }
+  }
+
   private org(orgId: string): OrgState {
     const org = this.orgs.get(orgId);
     if (!org) throw new Error(`unknown org ${orgId}`);
     return org;
   }
 
-  private buildEvent(
-    orgId: string,
-    input: z.output<typeof standinEventInputSchema>,
-    processedAtMs: number
-  ): AtlassianEvent {
+  private buildEvent(orgId: string, input: ParsedEventInput, processedAtMs: number): AtlassianEvent {
     const id = input.id ?? randomUUID();
     return {
       id,
@@ -654,6 +688,55 @@ function decodeCursor<T>(raw: string, schema: z.ZodType<T>): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reads `eventsFile` into events per org, in file order. A missing file is an empty one. A last line without its
+ * newline was cut by a crash during the write, before its events could be served: it is dropped from the file too,
+ * so the next append starts on a line of its own. Any other unreadable line stops the start.
+ */
+async function readEventsFile(file: string): Promise<Map<string, ParsedEventInput[]>> {
+  await mkdir(path.dirname(file), { recursive: true });
+  let content: Buffer;
+  try {
+    content = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw error;
+  }
+  const complete = content.subarray(0, content.lastIndexOf(0x0a) + 1);
+  if (complete.length < content.length) await truncate(file, complete.length);
+
+  const eventsByOrg = new Map<string, ParsedEventInput[]>();
+  const lines = complete.toString('utf8').split('\n').slice(0, -1);
+  lines.forEach((line, index) => {
+    let parsed: z.infer<typeof persistedEventSchema>;
+    try {
+      parsed = persistedEventSchema.parse(JSON.parse(line));
+    } catch {
+      throw new Error(`${file}:${index + 1} is not a stand-in event line; move the file away to start afresh`);
+    }
+    const events = eventsByOrg.get(parsed.orgId) ?? [];
+    events.push(parsed.event);
+    eventsByOrg.set(parsed.orgId, events);
+  });
+  return eventsByOrg;
+}
+
+/** The input that rebuilds `event` as it is served: same ID, times, actor, context and message. */
+function inputRebuilding(event: AtlassianEvent): StandinEventInput {
+  const { time, processedAt, action, actor, context, container, location } = event.attributes;
+  return {
+    id: event.id,
+    action,
+    time,
+    processedAt: processedAt ?? undefined,
+    actor,
+    context,
+    container,
+    location,
+    message: event.message,
+  };
 }
 
 function toEpochMs(time: string | number): number {

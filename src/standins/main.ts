@@ -3,10 +3,11 @@
  * them in a separate process:
  *
  *   tsx src/standins/main.ts [--atlassian-port 8700] [--datadog-port 8701] [--org ID] [--atlassian-key K]
- *                            [--datadog-key K] [--ndjson PATH] [--demo-events-per-minute N]
+ *                            [--datadog-key K] [--ndjson PATH] [--events-file PATH] [--demo-events-per-minute N]
  *
  * The org is seeded with a few hundred demo events spread over the last days, then new events keep arriving at
- * the given rate. Keys have well-known defaults because these servers guard nothing; they are never printed.
+ * the given rate. With --events-file the Atlassian events are kept in that file and a restart serves them again
+ * instead of seeding. Keys have well-known defaults because these servers guard nothing; they are never printed.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -39,6 +40,12 @@ export interface StandinsOptions {
   datadogKey?: string;
   /** @default undefined (received logs are kept in memory only) */
   ndjsonPath?: string;
+  /**
+   * The Atlassian stand-in's events file (see AtlassianStandinOptions.eventsFile). When it already holds events of
+   * the org, they are served again and no seed events are added.
+   * @default undefined (seeded afresh at every start)
+   */
+  eventsFile?: string;
   /** Live events added per minute after seeding; 0 adds none. @default 6 */
   demoEventsPerMinute?: number;
   /** Events processed over the `seedSpanMs` before start. @default 300 */
@@ -53,13 +60,15 @@ export interface RunningStandins {
   readonly atlassian: AtlassianStandin;
   readonly datadog: DatadogStandin;
   readonly orgId: string;
+  /** Events of the org that came back from `eventsFile`; 0 when the org was seeded afresh. */
+  readonly restoredEvents: number;
   /** Stops the live events and closes both servers. */
   stop(): Promise<void>;
 }
 
 export async function startStandins(options: StandinsOptions = {}): Promise<RunningStandins> {
   const settings = { ...STANDIN_DEFAULTS, ...definedOnly(options) };
-  const atlassian = await AtlassianStandin.start({ port: settings.atlassianPort });
+  const atlassian = await AtlassianStandin.start({ port: settings.atlassianPort, eventsFile: options.eventsFile });
   const datadog = await DatadogStandin.start({
     port: settings.datadogPort,
     apiKeys: [settings.datadogKey],
@@ -71,14 +80,20 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Runn
 
   atlassian.addOrg(settings.orgId, { apiKeys: [settings.atlassianKey] });
   const generator = createDemoEventGenerator({ seed: settings.seed, orgId: settings.orgId });
-  const startTime = Date.now() - settings.seedSpanMs;
-  const spacingMs = settings.seedSpanMs / Math.max(1, settings.seedEventCount);
-  atlassian.addEvents(
-    settings.orgId,
-    Array.from({ length: settings.seedEventCount }, (_, index) =>
-      generator.next(Math.round(startTime + index * spacingMs))
-    )
-  );
+  const restoredEvents = atlassian.events(settings.orgId).length;
+  if (restoredEvents > 0) {
+    // The generator is deterministic: drawing as many events as were restored moves it past their IDs.
+    for (let drawn = 0; drawn < restoredEvents; drawn++) generator.next(0);
+  } else {
+    const startTime = Date.now() - settings.seedSpanMs;
+    const spacingMs = settings.seedSpanMs / Math.max(1, settings.seedEventCount);
+    atlassian.addEvents(
+      settings.orgId,
+      Array.from({ length: settings.seedEventCount }, (_, index) =>
+        generator.next(Math.round(startTime + index * spacingMs))
+      )
+    );
+  }
 
   const addLiveEvent = () => atlassian.addEvents(settings.orgId, [generator.next(Date.now())]);
   const liveEvents =
@@ -88,6 +103,7 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Runn
     atlassian,
     datadog,
     orgId: settings.orgId,
+    restoredEvents,
     async stop() {
       clearInterval(liveEvents);
       await Promise.all([atlassian.close(), datadog.close()]);
@@ -115,6 +131,7 @@ const cliFlagsSchema = z.object({
   'atlassian-key': nonEmptyFlag.optional(),
   'datadog-key': nonEmptyFlag.optional(),
   ndjson: nonEmptyFlag.optional(),
+  'events-file': nonEmptyFlag.optional(),
   'demo-events-per-minute': z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'must be a number ≥ 0')
@@ -130,6 +147,7 @@ const flagNames = [
   'atlassian-key',
   'datadog-key',
   'ndjson',
+  'events-file',
   'demo-events-per-minute',
 ] as const;
 
@@ -157,6 +175,7 @@ export function parseStandinsArgs(args: readonly string[]): StandinsOptions {
     atlassianKey: flags['atlassian-key'],
     datadogKey: flags['datadog-key'],
     ndjsonPath: flags.ndjson,
+    eventsFile: flags['events-file'],
     demoEventsPerMinute: flags['demo-events-per-minute'],
   };
 }
@@ -173,9 +192,10 @@ async function main(): Promise<void> {
     return;
   }
   const standins = await startStandins(options);
-  const { atlassian, datadog, orgId } = standins;
-  const seeded = atlassian.events(orgId).length;
-  process.stdout.write(`Atlassian org audit API stand-in: ${atlassian.url} (org ${orgId}, ${seeded} events)\n`);
+  const { atlassian, datadog, orgId, restoredEvents } = standins;
+  const events = atlassian.events(orgId).length;
+  const restored = restoredEvents > 0 ? ', restored from the events file' : '';
+  process.stdout.write(`Atlassian org audit API stand-in: ${atlassian.url} (org ${orgId}, ${events} events${restored})\n`);
   process.stdout.write(`Datadog logs intake stand-in: ${datadog.url}\n`);
 
   const shutdown = () => {

@@ -13,6 +13,8 @@ export interface OrgAuditConfig {
   since: number;
   /** Wait between tail polls once the stream is caught up. */
   pollIntervalMs: number;
+  /** Ceiling of the tail's interval when the organization stays quiet (the interval doubles after idle polls). */
+  maxPollIntervalMs: number;
   /** Requests per minute this org may send to Atlassian, tail and backfill together. */
   maxRequestsPerMinute: number;
   /** Events per `events-stream` page. */
@@ -35,6 +37,8 @@ export interface TailState extends StreamPosition {
   watermark: number | null;
   /** When a poll last reached the end of the stream (epoch ms). */
   caughtUpAt: number | null;
+  /** Tail polls in a row that found nothing: a quiet org is polled less often. */
+  emptyPolls: number;
   nextPollAt: number;
 }
 
@@ -118,7 +122,7 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     datadog: { ref: config.initialCredentials.datadog, version: 1 },
   };
   return {
-    tail: { cursor: null, pages: 0, events: 0, watermark: null, caughtUpAt: null, nextPollAt: now },
+    tail: { cursor: null, pages: 0, events: 0, watermark: null, caughtUpAt: null, emptyPolls: 0, nextPollAt: now },
     backfills: [],
     nextBackfillId: 1,
     paused: null,

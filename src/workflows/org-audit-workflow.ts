@@ -24,6 +24,7 @@ import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-att
 import type { BackfillRequest } from './backfill-ranges';
 import { iso, subtractRanges, validateBackfillRequest } from './backfill-ranges';
 import { renderCurrentDetails } from './current-details';
+import { earliestNextRequest, respectBudget, tailPollDelay } from './request-pacing';
 import type { BackfillAccepted, RotateCredentialsInput } from './messages';
 import {
   backfillSignal,
@@ -71,6 +72,8 @@ const FAILURE_RETRY_MS = 5 * 60_000;
 
 export interface OrgAuditResult {
   stoppedBecause: string;
+  /** Config and state of the last run, so that a later `start` resumes exactly where this one stopped. */
+  config: OrgAuditInput['config'];
   state: OrgAuditState;
 }
 
@@ -170,8 +173,13 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
   for (;;) {
     publish();
     if (stopReason !== null) break;
+    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof orgAuditWorkflow>({ config, state: { ...state, run: state.run + 1 } });
+    }
     if (state.paused) {
-      await condition(() => state.paused === null || stopReason !== null);
+      // Messages still grow the history of a paused run, so it may need to continue-as-new while it waits.
+      await condition(() => state.paused === null || stopReason !== null || shouldContinueAsNew(config.continueAsNewAfterHistoryLength));
       continue;
     }
     if (state.awaitingCredentials) {
@@ -179,10 +187,6 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       await condition(() => state.credentials[owner].version > version || stopReason !== null || state.paused !== null);
       if (state.credentials[owner].version > version) state.awaitingCredentials = null;
       continue;
-    }
-    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
-      await condition(allHandlersFinished);
-      return continueAsNew<typeof orgAuditWorkflow>({ config, state: { ...state, run: state.run + 1 } });
     }
 
     const now = Date.now();
@@ -216,12 +220,12 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
   }
 
   publish();
-  return { stoppedBecause: stopReason ?? 'stopped', state };
+  return { stoppedBecause: stopReason ?? 'stopped', config, state };
 
   async function workOnePage(job: Job): Promise<void> {
     const stream: StreamPosition = job.kind === 'tail' ? state.tail : job.range;
     const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
-    state.nextRequestAt = Date.now() + Math.ceil(60_000 / config.maxRequestsPerMinute);
+    state.nextRequestAt = earliestNextRequest(Date.now(), config.maxRequestsPerMinute);
     state.stats.requests++;
 
     const outcome: PollPageOutcome = await pollEventsPage.executeWithOptions(
@@ -238,6 +242,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       ]
     );
 
+    state.nextRequestAt = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
     if (outcome.kind === 'rateLimited') {
       state.stats.rateLimited++;
       state.rateLimitedUntil = Date.now() + outcome.retryAfterMs;
@@ -272,7 +277,9 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     if (job.kind === 'tail') {
       if (outcome.lastProcessedAt) state.tail.watermark = Date.parse(outcome.lastProcessedAt);
       if (reachedEnd) state.tail.caughtUpAt = Date.now();
-      state.tail.nextPollAt = reachedEnd ? Date.now() + config.pollIntervalMs : Date.now();
+      state.tail.emptyPolls = outcome.events.length === 0 ? state.tail.emptyPolls + 1 : 0;
+      const delay = tailPollDelay(config.pollIntervalMs, config.maxPollIntervalMs, state.tail.emptyPolls);
+      state.tail.nextPollAt = reachedEnd ? Date.now() + delay : Date.now();
     } else if (reachedEnd) {
       job.range.completedAt = Date.now();
       pruneFinishedBackfills(state);

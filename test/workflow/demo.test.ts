@@ -1,0 +1,158 @@
+/**
+ * `npm start` as a newcomer runs it: src/demo/main.ts starts its own Temporal dev server, the stand-ins and the
+ * worker, delivers the demo org's events, stops cleanly on Ctrl-C, and on the next start resumes from the workflow's
+ * cursor without delivering anything twice. It runs with its own data directory and ports, so it uses neither the
+ * shared test server nor anything a developer's own demo holds.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { workflowIdForOrg } from '../../src/shared/org-workflow';
+import { STANDIN_DEFAULTS } from '../../src/standins/main';
+import { duplicatesOf, waitUntil } from '../support/audit-harness';
+import { runEntryPoint, startEntryPoint, type RunningProcess } from '../support/processes';
+
+const ORG_ID = STANDIN_DEFAULTS.orgId;
+const WORKFLOW_ID = workflowIdForOrg(ORG_ID);
+const CHROMIUM = '/usr/bin/chromium';
+const READY = /collector running on local STAND-INS/;
+
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+let uiPort: number;
+let temporalPort: number;
+const started: RunningProcess[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'audit-demo-'));
+  temporalPort = await freePort();
+  uiPort = await freePort();
+  env = {
+    AUDIT_DEMO_DATA_DIR: dataDir,
+    // A developer's .env (perhaps with real keys) must not turn this run into a real one.
+    AUDIT_DEMO_ENV_FILE: path.join(dataDir, 'absent.env'),
+    AUDIT_DEMO_TEMPORAL_PORT: String(temporalPort),
+    AUDIT_DEMO_UI_PORT: String(uiPort),
+    AUDIT_DEMO_ATLASSIAN_PORT: '0',
+    AUDIT_DEMO_DATADOG_PORT: '0',
+  };
+});
+
+afterAll(async () => {
+  // A demo still running after a failure gets Ctrl-C, then a second one (which exits at once and, on its way
+  // out, still sends SIGTERM to its dev server).
+  for (const demo of started) {
+    if (demo.child.exitCode !== null || demo.child.signalCode !== null) continue;
+    demo.child.kill('SIGINT');
+    if ((await exitWithin(demo, 30_000)) === 'timeout') demo.child.kill('SIGINT');
+    await demo.exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('npm start delivers the demo org, stops on Ctrl-C, and resumes without delivering anything twice', async () => {
+  const first = startDemo();
+  await first.waitForOutput(READY, 90_000);
+  await waitUntil(() => deliveredIds().length > 0, 60_000, () => `${deliveredIds().length} logs delivered`);
+  expect(await listedInWebUi()).toEqual({ status: 'WORKFLOW_EXECUTION_STATUS_RUNNING', orgId: ORG_ID });
+  await screenshotWhenChromiumIsThere();
+
+  first.child.kill('SIGINT');
+  expect(await exitWithin(first, 30_000)).toBe(0);
+  expect(first.output()).toMatch(/Stopped\./);
+  // The dev server went with it: its port is free for the next start.
+  expect(await isPortFree(temporalPort)).toBe(true);
+  const deliveredByFirst = deliveredIds().length;
+
+  const second = startDemo();
+  await second.waitForOutput(READY, 90_000);
+  expect(second.output()).toMatch(/already running, resumed from its cursor/);
+  expect(second.output()).toMatch(/\d+ restored from earlier runs/);
+  // New events arrive every 10 s and are polled every 10 s.
+  const describe = () => `${deliveredIds().length} logs delivered, ${deliveredByFirst} of them before the restart`;
+  await waitUntil(() => deliveredIds().length > deliveredByFirst, 60_000, describe);
+  second.child.kill('SIGINT');
+  expect(await exitWithin(second, 30_000)).toBe(0);
+
+  const ids = deliveredIds();
+  console.log(`demo: ${deliveredByFirst} logs delivered by the first run, ${ids.length - deliveredByFirst} by the second`);
+  expect(duplicatesOf(ids)).toEqual([]);
+  for (const demo of [first, second]) {
+    expect(demo.output()).not.toContain(STANDIN_DEFAULTS.atlassianKey);
+    expect(demo.output()).not.toContain(STANDIN_DEFAULTS.datadogKey);
+  }
+});
+
+function startDemo(): RunningProcess {
+  const demo = startEntryPoint('src/demo/main.ts', [], env);
+  started.push(demo);
+  return demo;
+}
+
+/** Atlassian event IDs of the demo org in the Datadog stand-in's NDJSON file, in arrival order, repeats kept. */
+function deliveredIds(): string[] {
+  const file = path.join(dataDir, 'delivered-logs.ndjson');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { atlassian: { org_id: string; event_id: string } })
+    .filter((log) => log.atlassian.org_id === ORG_ID)
+    .map((log) => log.atlassian.event_id);
+}
+
+/** The workflow as the Web UI's own HTTP API lists it: proof the printed UI link has something to show. */
+async function listedInWebUi(): Promise<{ status: string; orgId: string }> {
+  const query = encodeURIComponent(`WorkflowId = '${WORKFLOW_ID}'`);
+  const response = await fetch(`http://127.0.0.1:${uiPort}/api/v1/namespaces/default/workflows?query=${query}`);
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as {
+    executions: { status: string; searchAttributes: { indexedFields: Record<string, { data: string }> } }[];
+  };
+  const [execution] = body.executions;
+  if (!execution) throw new Error(`the Web UI lists no ${WORKFLOW_ID}`);
+  // Search attribute values are JSON payloads, base64-encoded on the HTTP API.
+  const orgIdPayload = execution.searchAttributes.indexedFields['AtlassianOrgId']?.data ?? 'bnVsbA==';
+  return { status: execution.status, orgId: JSON.parse(Buffer.from(orgIdPayload, 'base64').toString('utf8')) as string };
+}
+
+/** scripts/ui-screenshot.ts against this demo, where Debian's chromium is installed; said and skipped elsewhere. */
+async function screenshotWhenChromiumIsThere(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    console.log(`demo: UI screenshot skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+    return;
+  }
+  const out = path.join(dataDir, 'ui-workflow.png');
+  const url = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${WORKFLOW_ID}`;
+  const { code, output } = await runEntryPoint('scripts/ui-screenshot.ts', ['--url', url, '--out', out], {});
+  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('search attributes') });
+  const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+  for (const file of [out, out.replace(/\.png$/, '-search-attributes.png')]) {
+    expect(readFileSync(file).subarray(0, 4)).toEqual(pngSignature);
+  }
+}
+
+async function exitWithin(demo: RunningProcess, timeoutMs: number): Promise<number | null | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const result = await Promise.race([demo.exited, timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
