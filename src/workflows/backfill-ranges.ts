@@ -30,7 +30,7 @@ export interface BackfillLimits {
 }
 
 export function parseInstant(value: string | number, label: string): number {
-  const ms = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : parseIsoStrict(value);
+  const ms = typeof value === 'number' ? value : parseIsoStrict(value);
   if (!Number.isFinite(ms)) {
     throw new InvalidBackfillRangeError(`${label} is not a valid time: expected ISO-8601 like 2026-11-20T00:00:00Z`);
   }

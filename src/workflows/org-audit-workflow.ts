@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PollPageOutcome } from '../activities/poll';
+import type { PolledEvent } from '../activities/polled-event';
 import { credentialFailureTypes } from '../activities/failure-types';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
@@ -35,14 +36,9 @@ import {
   statusQuery,
   stopSignal,
 } from './messages';
-import type { BackfillRange, OrgAuditInput, OrgAuditState, OrgAuditStatus, StreamPosition } from './org-audit-state';
-import {
-  MAX_FINISHED_BACKFILLS_KEPT,
-  initialState,
-  pendingBackfills,
-  rememberIds,
-  tailLagMs,
-} from './org-audit-state';
+import type { BackfillRange, OrgAuditInput, OrgAuditState, StreamPosition } from './org-audit-state';
+import { statusOf } from './org-audit-status';
+import { MAX_FINISHED_BACKFILLS_KEPT, initialState, pendingBackfills, rememberIds } from './org-audit-state';
 
 // Poll and ship heartbeat every 5 s while they run: a short heartbeat timeout finds a dead worker quickly.
 const { pollEventsPage } = proxyActivities<Activities>({
@@ -139,7 +135,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       validateBackfillRequest(request, { now: Date.now(), tailFrom: config.since });
     },
   });
-  setHandler(statusQuery, (): OrgAuditStatus => statusOf(input.config, state, phaseOf(), Date.now()));
+  setHandler(statusQuery, () => statusOf(config, state, phaseOf(), Date.now()));
 
   function phaseOf(): AuditPhase {
     if (stopReason !== null) return AuditPhase.Stopped;
@@ -305,10 +301,10 @@ function nextJob(state: OrgAuditState, now: number): Job | null {
   return range ? { kind: 'backfill', range } : null;
 }
 
-function withinRange(event: { kind: string; event?: { attributes: { time: string } } }, range: BackfillRange): boolean {
+function withinRange(polled: PolledEvent, range: BackfillRange): boolean {
   // Malformed elements have no trustworthy time: keep them rather than risk losing one.
-  if (event.kind !== 'event' || !event.event) return true;
-  const time = Date.parse(event.event.attributes.time);
+  if (polled.kind !== 'event') return true;
+  const time = Date.parse(polled.event.attributes.time);
   return !(time >= range.to || time < range.from);
 }
 
@@ -346,35 +342,4 @@ function credentialOwnerOf(failure: ApplicationFailure): 'atlassian' | 'datadog'
 
 function failureMessage(err: ActivityFailure): string {
   return err.cause?.message ?? err.message;
-}
-
-function statusOf(config: OrgAuditInput['config'], state: OrgAuditState, phase: AuditPhase, now: number): OrgAuditStatus {
-  const lagMs = tailLagMs(state.tail, now);
-  return {
-    orgId: config.orgId,
-    phase,
-    paused: state.paused,
-    awaitingCredentials: state.awaitingCredentials,
-    credentials: state.credentials,
-    rateLimitedUntil: state.rateLimitedUntil !== null && state.rateLimitedUntil > now ? iso(state.rateLimitedUntil) : null,
-    tail: {
-      since: iso(config.since),
-      watermark: state.tail.watermark !== null ? iso(state.tail.watermark) : null,
-      lagSeconds: lagMs === null ? null : Math.round(lagMs / 1000),
-      nextPollAt: iso(state.tail.nextPollAt),
-      pages: state.tail.pages,
-      events: state.tail.events,
-    },
-    backfills: state.backfills.map((r) => ({
-      id: r.id,
-      from: iso(r.from),
-      to: iso(r.to),
-      pages: r.pages,
-      events: r.events,
-      state: r.completedAt !== null ? 'done' : r.pages > 0 ? 'running' : 'queued',
-    })),
-    stats: state.stats,
-    run: state.run,
-    config,
-  };
 }
