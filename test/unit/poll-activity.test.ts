@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHttpAgent } from '../../src/activities/http-client';
 import { FailureType } from '../../src/activities/failure-types';
-import { pollEventsPage, type PollDependencies, type PollPageInput } from '../../src/activities/poll';
+import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../src/activities/poll';
 import { AtlassianStandin } from '../../src/standins/atlassian-standin';
 
 const ORG = 'org-under-test';
@@ -32,8 +32,8 @@ const input = (overrides: Partial<PollPageInput> = {}): PollPageInput => ({
   ...overrides,
 });
 
-function poll(overrides: Partial<PollPageInput> = {}, pollDeps = deps) {
-  return new MockActivityEnvironment().run(pollEventsPage, pollDeps, input(overrides));
+function poll(overrides: Partial<PollPageInput> = {}, pollDeps = deps): Promise<PollPageOutcome> {
+  return new MockActivityEnvironment().run(pollEventsPage, pollDeps, input(overrides)) as Promise<PollPageOutcome>;
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {

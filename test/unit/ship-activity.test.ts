@@ -4,7 +4,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { DatadogLog } from '../../src/activities/datadog-log';
 import { FailureType } from '../../src/activities/failure-types';
 import { createHttpAgent } from '../../src/activities/http-client';
-import { chunkForIntake, redateOutsideWindow, shipLogs, type ShipDependencies, type ShipLogsInput } from '../../src/activities/ship';
+import {
+  chunkForIntake,
+  redateOutsideWindow,
+  shipLogs,
+  type ShipDependencies,
+  type ShipLogsInput,
+  type ShipLogsResult,
+} from '../../src/activities/ship';
 import { DatadogStandin } from '../../src/standins/datadog-standin';
 
 const KEY = 'ship-test-key-77aa';
@@ -40,6 +47,11 @@ function logs(count: number, overrides: Partial<DatadogLog> = {}, padding = 0): 
   });
 }
 
+/** Runs the activity in a mock activity context (heartbeat details set as for a retried attempt). */
+function ship(batch: DatadogLog[], env = new MockActivityEnvironment(), shipDeps = deps): Promise<ShipLogsResult> {
+  return env.run(shipLogs, shipDeps, input(batch)) as Promise<ShipLogsResult>;
+}
+
 const input = (batch: DatadogLog[]): ShipLogsInput => ({ orgId: 'o1', credential: { ref: 'env:DD_API_KEY', version: 1 }, logs: batch });
 const idsOf = (batch: readonly { atlassian?: unknown }[]) => batch.map((l) => (l.atlassian as { event_id: string }).event_id);
 
@@ -53,7 +65,7 @@ test('splits into requests of at most 1000 logs and about 4.25 MB', () => {
 test('delivers every log once, gzip-compressed, in order', async () => {
   const batch = logs(1_200);
   const before = standin.received.length;
-  const result = await new MockActivityEnvironment().run(shipLogs, deps, input(batch));
+  const result = await ship(batch);
   expect(result).toEqual({ accepted: 1_200, requests: 2, redated: 0 });
   expect(idsOf(standin.received.slice(before))).toEqual(idsOf(batch));
 });
@@ -62,7 +74,7 @@ test('a 413 on a chunk splits it and delivers all of it, nothing dropped', async
   const batch = logs(10);
   const before = standin.received.length;
   standin.injectFault({ kind: 'status', status: 413 });
-  const result = await new MockActivityEnvironment().run(shipLogs, deps, input(batch));
+  const result = await ship(batch);
   expect(result.accepted).toBe(10);
   expect(result.requests).toBe(3);
   expect(idsOf(standin.received.slice(before))).toEqual(idsOf(batch));
@@ -72,7 +84,7 @@ test('a retried attempt starts after the prefix its heartbeat says was accepted'
   const batch = logs(2_500);
   const before = standin.received.length;
   const env = new MockActivityEnvironment({ heartbeatDetails: { accepted: 2_000 } });
-  const result = await env.run(shipLogs, deps, input(batch));
+  const result = await ship(batch, env);
   expect(result.accepted).toBe(2_500);
   expect(idsOf(standin.received.slice(before))).toEqual(idsOf(batch.slice(2_000)));
 });
@@ -81,21 +93,20 @@ test('heartbeats the accepted prefix after each request', async () => {
   const env = new MockActivityEnvironment();
   const beats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => beats.push(details));
-  await env.run(shipLogs, deps, input(logs(1_500)));
+  await ship(logs(1_500), env);
   expect(beats).toEqual(expect.arrayContaining([{ accepted: 1_000 }, { accepted: 1_500 }]));
 });
 
 test.each([500, 503, 408, 429])('%d is a retryable failure', async (status) => {
   standin.injectFault({ kind: 'status', status: status as 500 });
-  const err = await new MockActivityEnvironment().run(shipLogs, deps, input(logs(1))).catch((e: unknown) => e);
+  const err = await ship(logs(1)).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect((err as ApplicationFailure).nonRetryable).toBe(false);
 });
 
 test('a refused key is a non-retryable DatadogAuthFailed that names no key', async () => {
-  const err = (await new MockActivityEnvironment()
-    .run(shipLogs, { ...deps, env: { DD_API_KEY: 'revoked-key-value' } }, input(logs(1)))
-    .catch((e: unknown) => e)) as ApplicationFailure;
+  const revoked = { ...deps, env: { DD_API_KEY: 'revoked-key-value' } };
+  const err = (await ship(logs(1), new MockActivityEnvironment(), revoked).catch((e: unknown) => e)) as ApplicationFailure;
   expect(err.type).toBe(FailureType.DatadogAuthFailed);
   expect(err.nonRetryable).toBe(true);
   expect(err.message).not.toContain('revoked-key-value');
@@ -104,7 +115,7 @@ test('a refused key is a non-retryable DatadogAuthFailed that names no key', asy
 test('logs older than Datadog accepts are shipped dated at ingest, with their own time kept', async () => {
   const old = logs(1, { timestamp: Date.now() - 48 * HOUR })[0]!;
   const before = standin.received.length;
-  const result = await new MockActivityEnvironment().run(shipLogs, deps, input([old]));
+  const result = await ship([old]);
   expect(result.redated).toBe(1);
   expect(standin.dropped).toHaveLength(0);
   const received = standin.received[before] as unknown as DatadogLog;
