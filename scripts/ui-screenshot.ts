@@ -88,7 +88,8 @@ async function showTab(page: Page, tab: WorkflowTab): Promise<void> {
     await page.getByRole('tab', { name: tab.name }).click({ timeout: RENDER_TIMEOUT_MS });
     await waitForText(page, tab.renderedWhen, Date.now() + RENDER_TIMEOUT_MS);
   } catch {
-    throw new Error(`the workflow page at ${page.url()} did not show its "${tab.name}" tab within ${RENDER_TIMEOUT_MS / 1000} s`);
+    const within = `within ${RENDER_TIMEOUT_MS / 1000} s`;
+    throw new Error(`the workflow page at ${page.url()} did not show its "${tab.name}" tab ${within}`);
   }
 }
 

@@ -2,6 +2,7 @@
  * `atlassian-audit`: the operator's command line. Every flag is validated before Temporal is contacted; bad input
  * gets one line naming the problem and exit code 2, a failure at run time exit code 1.
  */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { requestBackfillUpdate, pauseSignal, resumeSignal, rotateCredentialsSignal, statusQuery, stopSignal } from '../workflows/messages';
@@ -205,6 +206,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof UsageError) {
       console.error(`error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof WorkflowUpdateFailedError) {
+      // The workflow's validator refused the request (e.g. a range the tail already covers): bad input.
+      console.error(`error: ${err.cause?.message ?? err.message}`);
       return 2;
     }
     if (err instanceof OrgNotRunningError) {

@@ -20,46 +20,53 @@ export interface BannerFacts {
 }
 
 export function renderBanner(facts: BannerFacts): string {
-  const { orgId } = facts;
-  const client = `${facts.clientTemporalAddress ? `TEMPORAL_ADDRESS=${facts.clientTemporalAddress} ` : ''}npx atlassian-audit`;
-  const hour = 3_600_000;
-  const backfillTo = new Date(Math.floor((Date.now() - 48 * hour) / hour) * hour);
-  const backfillFrom = new Date(backfillTo.getTime() - 24 * hour);
+  const { orgId, namespace } = facts;
   const { workflowId } = facts.workflow;
-  const workflowLine = !facts.workflow.started
-    ? 'already running, resumed from its cursor'
-    : facts.workflow.resumedStoppedRun
-      ? 'started again where its stopped run left off'
-      : 'started';
+  const client = `${facts.clientTemporalAddress ? `TEMPORAL_ADDRESS=${facts.clientTemporalAddress} ` : ''}npx atlassian-audit`;
+  const ready = `ready in ${facts.startupSeconds.toFixed(1)} s`;
   const lines = [
     '',
     facts.standins
-      ? `Atlassian audit → Datadog collector running on local STAND-INS (no real Atlassian or Datadog is contacted), ready in ${facts.startupSeconds.toFixed(1)} s`
-      : `Atlassian audit → Datadog collector running against the real Atlassian and Datadog, ready in ${facts.startupSeconds.toFixed(1)} s`,
+      ? `Atlassian audit → Datadog collector running on local STAND-INS (no real Atlassian or Datadog is contacted), ${ready}`
+      : `Atlassian audit → Datadog collector running against the real Atlassian and Datadog, ${ready}`,
     `  Organization     ${orgId}`,
-    `  Workflow         ${workflowId} (${workflowLine})`,
+    `  Workflow         ${workflowId} (${workflowState(facts.workflow)})`,
     facts.uiUrl
-      ? `  Temporal UI      ${facts.uiUrl}/namespaces/${facts.namespace}/workflows/${workflowId}`
-      : `  Temporal UI      open workflow ${workflowId} in namespace ${facts.namespace} of your Temporal UI`,
+      ? `  Temporal UI      ${facts.uiUrl}/namespaces/${namespace}/workflows/${workflowId}`
+      : `  Temporal UI      open workflow ${workflowId} in namespace ${namespace} of your Temporal UI`,
   ];
   if (facts.standins) {
-    const restored = facts.standins.restoredEvents;
+    const { deliveredLogsFile, eventsFile, restoredEvents, newEventEverySeconds } = facts.standins;
+    const origin = restoredEvents > 0 ? `${restoredEvents} restored from earlier runs` : 'seeded afresh';
     lines.push(
-      `  Delivered logs   ${displayPath(facts.standins.deliveredLogsFile)} (what the Datadog stand-in accepted, one log per line)`,
-      `  Atlassian events ${displayPath(facts.standins.eventsFile)} (${restored > 0 ? `${restored} restored from earlier runs` : 'seeded afresh'}; a new one every ${facts.standins.newEventEverySeconds} s)`
+      `  Delivered logs   ${displayPath(deliveredLogsFile)} (what the Datadog stand-in accepted, one log per line)`,
+      `  Atlassian events ${displayPath(eventsFile)} (${origin}; a new one every ${newEventEverySeconds} s)`
     );
   }
   if (facts.datadogIntakeUrl) lines.push(`  Datadog intake   ${facts.datadogIntakeUrl} (search source:atlassian-event-logs)`);
+  const { from, to } = exampleBackfillRange(Date.now());
   lines.push(
     `  Try              ${client} status --org ${orgId}`,
     `                   ${client} list`,
     `                   ${client} pause --org ${orgId} --reason "trying it out"`,
     `                   ${client} resume --org ${orgId}`,
-    `                   ${client} backfill --org ${orgId} --from ${backfillFrom.toISOString()} --to ${backfillTo.toISOString()}`,
-    'Ctrl-C stops everything cleanly; the next `npm start` resumes from the workflow\'s cursor, delivering nothing twice.',
+    `                   ${client} backfill --org ${orgId} --from ${from} --to ${to}`,
+    "Ctrl-C stops everything cleanly; the next `npm start` resumes from the workflow's cursor, delivering nothing twice.",
     ''
   );
   return lines.join('\n');
+}
+
+function workflowState(workflow: StartOrgResult): string {
+  if (!workflow.started) return 'already running, resumed from its cursor';
+  return workflow.resumedStoppedRun ? 'started again where its stopped run left off' : 'started';
+}
+
+/** A day of event time ending two days ago, whole hours: older than the demo tail's start, within the seed events. */
+function exampleBackfillRange(now: number): { from: string; to: string } {
+  const hour = 3_600_000;
+  const to = Math.floor((now - 48 * hour) / hour) * hour;
+  return { from: new Date(to - 24 * hour).toISOString(), to: new Date(to).toISOString() };
 }
 
 /** Relative to the working directory when below it (`.data/…`), otherwise absolute. */

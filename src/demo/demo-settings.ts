@@ -92,7 +92,8 @@ function modeOf(values: z.output<typeof envSchema>): DemoMode {
   }
   const orgId = orgIdSchema.safeParse(values.ATLASSIAN_ORG_ID);
   if (!orgId.success) {
-    throw new ConfigError('Invalid configuration: ATLASSIAN_ORG_ID must be an Atlassian organization ID (letters, digits and hyphens)');
+    const rule = 'must be an Atlassian organization ID (letters, digits and hyphens)';
+    throw new ConfigError(`Invalid configuration: ATLASSIAN_ORG_ID ${rule}`);
   }
   return { kind: 'real', orgId: orgId.data };
 }

@@ -38,7 +38,8 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
   const dataConverter = loadDataConverter();
   if (envFile) console.log(`Settings: ${path.relative(process.cwd(), envFile) || envFile} loaded`);
   if (settings.mode.kind === 'standins' && settings.mode.missingForReal.length > 0) {
-    console.log(`Running on the stand-ins: real mode needs ${REAL_MODE_VARIABLES.join(', ')}; ${settings.mode.missingForReal.join(', ')} unset`);
+    const missing = settings.mode.missingForReal.join(', ');
+    console.log(`Running on the stand-ins: real mode needs ${REAL_MODE_VARIABLES.join(', ')}; ${missing} unset`);
   }
 
   const cleanups: Cleanup[] = [];

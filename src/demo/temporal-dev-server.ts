@@ -25,7 +25,6 @@ export interface RunningDevServer {
   readonly address: string;
   /** Web UI origin as a user's browser reaches it, `http://localhost:<uiPort>`. */
   readonly uiUrl: string;
-  readonly logFile: string;
   /** SIGTERM, then waits for the exit (SIGKILL after a grace period). */
   stop(): Promise<void>;
 }
@@ -45,15 +44,11 @@ export function temporalCliPath(projectRoot: string): string {
 }
 
 export async function startTemporalDevServer(cliPath: string, options: DevServerOptions): Promise<RunningDevServer> {
-  for (const [port, use] of [
-    [options.port, 'Temporal'],
-    [options.uiPort, 'Temporal Web UI'],
-  ] as const) {
+  for (const port of [options.port, options.uiPort]) {
     if (!(await isPortFree(port))) {
       // Most likely a dev server an earlier demo run left behind.
-      throw new Error(
-        `port ${port} (${use}) is already in use: is an earlier \`npm start\` or its Temporal dev server still running? Stop it, or set TEMPORAL_ADDRESS to use that server`
-      );
+      const hint = 'is an earlier `npm start` or its Temporal dev server still running? Stop it, or set TEMPORAL_ADDRESS to use it';
+      throw new Error(`port ${port} is already in use: ${hint}`);
     }
   }
 
@@ -84,7 +79,6 @@ export async function startTemporalDevServer(cliPath: string, options: DevServer
   const server: RunningDevServer = {
     address: `127.0.0.1:${options.port}`,
     uiUrl: `http://localhost:${options.uiPort}`,
-    logFile,
     async stop() {
       process.off('exit', stopOnExit);
       await stopChild(child, exited);
@@ -120,7 +114,9 @@ async function waitUntilServing(
     const reason = exitReason();
     if (reason) throw new Error(`the Temporal dev server exited (${reason}) before it answered; see ${logFile}`);
     if ((await frontendAnswers(address)) && (await webUiAnswers(uiPort))) return;
-    if (Date.now() > deadline) throw new Error(`the Temporal dev server did not answer within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`);
+    if (Date.now() > deadline) {
+      throw new Error(`the Temporal dev server did not answer within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`);
+    }
     await sleep(250);
   }
 }

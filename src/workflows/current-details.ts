@@ -8,6 +8,8 @@ export function renderCurrentDetails(config: OrgAuditConfig, state: OrgAuditStat
   const lagMs = tailLagMs(state.tail, now);
   const lines = [
     `**Org** \`${config.orgId}\` · **phase** \`${phase}\``,
+    // The UI's markdown needs a blank line before a list.
+    '',
     `- Watermark (processed at): ${state.tail.watermark !== null ? iso(state.tail.watermark) : 'none yet'}`,
     `- Lag: ${lagMs === null ? 'unknown' : `${Math.round(lagMs / 1000)} s`} · next tail poll ${iso(state.tail.nextPollAt)}`,
     `- Shipped: ${state.stats.eventsShipped} events in ${state.stats.pages} pages · last ship ${

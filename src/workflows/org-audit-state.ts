@@ -35,7 +35,7 @@ export interface StreamPosition {
 export interface TailState extends StreamPosition {
   /** `processedAt` of the last event shipped (epoch ms). */
   watermark: number | null;
-  /** When a poll last reached the end of the stream (epoch ms). */
+  /** When the last tail poll reached the end of the stream (epoch ms); null while catching up. */
   caughtUpAt: number | null;
   /** Tail polls in a row that found nothing: a quiet org is polled less often. */
   emptyPolls: number;
@@ -144,6 +144,17 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     },
     run: 1,
   };
+}
+
+/**
+ * The input with every field present. A field added to config or state in a later version must get its default
+ * here, so runs that started (or continued as new) under the older version keep working after an upgrade.
+ */
+export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAuditConfig; state: OrgAuditState } {
+  const config: OrgAuditConfig = { ...input.config, maxPollIntervalMs: input.config.maxPollIntervalMs ?? input.config.pollIntervalMs };
+  if (!input.state) return { config, state: initialState(config, now) };
+  const state = input.state;
+  return { config, state: { ...state, tail: { ...state.tail, emptyPolls: state.tail.emptyPolls ?? 0 } } };
 }
 
 /** Appends IDs and keeps only the newest `limit`. */

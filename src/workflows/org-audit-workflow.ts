@@ -38,7 +38,7 @@ import {
 } from './messages';
 import type { BackfillRange, OrgAuditInput, OrgAuditState, StreamPosition } from './org-audit-state';
 import { statusOf } from './org-audit-status';
-import { MAX_FINISHED_BACKFILLS_KEPT, initialState, pendingBackfills, rememberIds } from './org-audit-state';
+import { MAX_FINISHED_BACKFILLS_KEPT, pendingBackfills, rememberIds, withDefaults } from './org-audit-state';
 
 // Poll and ship heartbeat every 5 s while they run: a short heartbeat timeout finds a dead worker quickly.
 const { pollEventsPage } = proxyActivities<Activities>({
@@ -76,8 +76,7 @@ export interface OrgAuditResult {
 type Job = { kind: 'tail' } | { kind: 'backfill'; range: BackfillRange };
 
 export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditResult> {
-  const { config } = input;
-  const state: OrgAuditState = input.state ?? initialState(config, Date.now());
+  const { config, state } = withDefaults(input, Date.now());
   let stopReason: string | null = null;
   /** Set by any message that should cut a wait short so the loop re-evaluates. */
   let wakeRequested = false;
@@ -143,7 +142,8 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     if (state.awaitingCredentials) return AuditPhase.AwaitingCredentials;
     if (state.rateLimitedUntil !== null && state.rateLimitedUntil > Date.now()) return AuditPhase.RateLimited;
     if (pendingBackfills(state).length > 0) return AuditPhase.Backfilling;
-    return state.tail.nextPollAt > Date.now() ? AuditPhase.Idle : AuditPhase.Running;
+    // Idle while the tail is caught up, even during the poll itself: the phase must not flap on every poll.
+    return state.tail.caughtUpAt !== null ? AuditPhase.Idle : AuditPhase.Running;
   }
 
   function publish(): void {
@@ -272,7 +272,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     const reachedEnd = outcome.events.length < config.pageSize;
     if (job.kind === 'tail') {
       if (outcome.lastProcessedAt) state.tail.watermark = Date.parse(outcome.lastProcessedAt);
-      if (reachedEnd) state.tail.caughtUpAt = Date.now();
+      state.tail.caughtUpAt = reachedEnd ? Date.now() : null;
       state.tail.emptyPolls = outcome.events.length === 0 ? state.tail.emptyPolls + 1 : 0;
       const delay = tailPollDelay(config.pollIntervalMs, config.maxPollIntervalMs, state.tail.emptyPolls);
       state.tail.nextPollAt = reachedEnd ? Date.now() + delay : Date.now();

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createHttpAgent } from '../../src/activities/http-client';
@@ -33,11 +34,18 @@ export const WORKER_ENV = {
   DD_API_KEY_ROTATED: TEST_KEYS.datadogRotated,
 };
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<string | undefined, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundling takes seconds: once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+/**
+ * Bundling takes seconds: once per test file and failure converter. A prebuilt bundle carries its own copy of the
+ * failure converter (the worker ignores `failureConverterPath` for it), so each converter needs its own bundle.
+ */
+export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(failureConverterPath);
+  if (bundle === undefined) {
+    bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath, logger: quietLogger });
+    bundles.set(failureConverterPath, bundle);
+  }
   return bundle;
 }
 
@@ -45,6 +53,11 @@ const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: conso
 
 export interface HarnessOptions {
   atlassian?: AtlassianStandinOptions;
+  /**
+   * The data converter of the harness's client and workers, as `loadDataConverter` builds it from
+   * `AUDIT_PAYLOAD_KEY`. @default none: payloads and failure messages in clear
+   */
+  dataConverter?: DataConverter;
 }
 
 export class AuditHarness {
@@ -54,16 +67,20 @@ export class AuditHarness {
   private constructor(
     readonly env: TestWorkflowEnvironment,
     readonly atlassian: AtlassianStandin,
-    readonly datadog: DatadogStandin
+    readonly datadog: DatadogStandin,
+    readonly dataConverter: DataConverter | undefined
   ) {}
 
   static async create(options: HarnessOptions = {}): Promise<AuditHarness> {
     const address = process.env[TEMPORAL_ADDRESS_VARIABLE];
     if (!address) throw new Error(`${TEMPORAL_ADDRESS_VARIABLE} is not set: run workflow tests through jest's workflow project`);
-    const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
+    const env = await TestWorkflowEnvironment.createFromExistingServer({
+      address,
+      client: { dataConverter: options.dataConverter },
+    });
     const atlassian = await AtlassianStandin.start(options.atlassian);
     const datadog = await DatadogStandin.start({ apiKeys: [TEST_KEYS.datadog] });
-    return new AuditHarness(env, atlassian, datadog);
+    return new AuditHarness(env, atlassian, datadog, options.dataConverter);
   }
 
   get client(): Client {
@@ -77,12 +94,15 @@ export class AuditHarness {
     return orgId;
   }
 
-  async createWorker(overrides: { identity?: string } = {}): Promise<Worker> {
+  /** A worker with the harness's data converter, unless `dataConverter` replaces it (a worker restarted after a key rotation). */
+  async createWorker(overrides: { identity?: string; dataConverter?: DataConverter } = {}): Promise<Worker> {
+    const { dataConverter = this.dataConverter, ...workerOverrides } = overrides;
     return createAuditWorker({
       connection: this.env.nativeConnection,
       namespace: this.env.namespace ?? 'default',
       taskQueue: this.taskQueue,
-      workflowBundle: await workflowBundle(),
+      workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
+      dataConverter,
       activities: {
         atlassianBaseUrl: this.atlassian.url,
         datadogIntakeUrl: this.datadog.url,
@@ -90,7 +110,7 @@ export class AuditHarness {
         env: WORKER_ENV,
       },
       shutdownGraceMs: 5_000,
-      overrides,
+      overrides: workerOverrides,
     });
   }
 

@@ -123,7 +123,8 @@ async function screenshotWhenChromiumIsThere(): Promise<void> {
     console.log(`demo: UI screenshot skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
     return;
   }
-  const out = path.join(dataDir, 'ui-workflow.png');
+  // Kept after the run (test-output/ is git-ignored), for a look at what the UI showed.
+  const out = path.join(__dirname, '..', '..', 'test-output', 'demo-ui-workflow.png');
   const url = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${WORKFLOW_ID}`;
   const { code, output } = await runEntryPoint('scripts/ui-screenshot.ts', ['--url', url, '--out', out], {});
   expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('search attributes') });

@@ -111,6 +111,9 @@ test('a three-day backfill beside a live tail delivers its range exactly once; t
     const { code, output } = await cli('backfill', '--org', orgId, '--from', new Date(since - 3 * 24 * HOUR).toISOString(), '--to', new Date(since).toISOString());
     expect(code).toBe(0);
     expect(output).toMatch(/^accepted as range 1: /);
+    const covered = await cli('backfill', '--org', orgId, '--from', new Date(since + 60_000).toISOString(), '--to', new Date(since + 120_000).toISOString());
+    expect(covered.code).toBe(2);
+    expect(covered.output.trim()).toBe(`error: the range is already covered by the tail, which delivers every event since ${new Date(since).toISOString()}`);
 
     const live = setInterval(() => {
       const [event] = harness.atlassian.addEvents(orgId, [{ action: 'user_added_to_group', time: Date.now() }]);
@@ -174,6 +177,11 @@ test('a changed Atlassian key holds the org in awaiting-credentials, skipping no
       () => 'search attribute not visible'
     );
     expect(harness.deliveredIds(orgId)).toHaveLength(before.length);
+    const listed = await cli('list', '--json');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.output)).toContainEqual(
+      expect.objectContaining({ orgId, phase: AuditPhase.AwaitingCredentials, workflowId: workflowIdForOrg(orgId) })
+    );
 
     const rotated = await cli('rotate', '--org', orgId, '--atlassian-key', 'env:ATLASSIAN_API_KEY_ROTATED');
     expect(rotated.code).toBe(0);
