@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npx atlassian-audit …`: runs the TypeScript client through tsx, so no build step is needed.
-const { spawnSync } = require('node:child_process');
+// `npx atlassian-audit …`: runs the TypeScript client through tsx, so no build step is needed. Signals are passed
+// on, so `docker stop` or a supervisor's SIGTERM reaches long-running commands such as `codec-server`.
+const { spawn } = require('node:child_process');
 const path = require('node:path');
 const tsx = require.resolve('tsx/cli');
 const main = path.join(__dirname, '..', 'src', 'client', 'main.ts');
-const result = spawnSync(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const child = spawn(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

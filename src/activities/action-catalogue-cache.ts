@@ -4,6 +4,7 @@ import { request } from 'undici';
 import type { CredentialRef } from '../shared/credential-ref';
 import { actionCatalogueFrom, type ActionCatalogue } from './action-catalogue';
 import { eventActionsSchema } from './atlassian-schema';
+import { recordAtlassianRequest } from './activity-metrics';
 import { resolveCredential } from './credentials';
 
 export interface ActionCatalogueCacheOptions {
@@ -48,7 +49,11 @@ export class ActionCatalogueCache {
     const response = await request(url, {
       dispatcher: this.options.dispatcher,
       headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    }).catch((err: unknown) => {
+      recordAtlassianRequest(orgId, 'event-actions', 'transport-error');
+      throw err;
     });
+    recordAtlassianRequest(orgId, 'event-actions', response.statusCode);
     if (response.statusCode !== 200) {
       await response.body.dump();
       throw new Error(`event-actions answered ${response.statusCode}`);

@@ -10,6 +10,7 @@ import { FailureType } from './failure-types';
 import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
 import { rateLimitWaitMs } from './rate-limit-headers';
+import { recordAtlassianRequest } from './activity-metrics';
 
 export interface PollPageInput {
   orgId: string;
@@ -74,8 +75,10 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
       signal: Context.current().cancellationSignal,
     });
   } catch (err) {
+    recordAtlassianRequest(input.orgId, 'events-stream', 'transport-error');
     throw transportFailure('Atlassian', err);
   }
+  recordAtlassianRequest(input.orgId, 'events-stream', response.statusCode);
 
   const budget = readBudget(response.headers);
   const status = response.statusCode;

@@ -10,6 +10,7 @@ import type { DatadogLog } from './datadog-log';
 import { FailureType } from './failure-types';
 import { withHeartbeats } from './heartbeat-ticker';
 import { transportFailure } from './http-client';
+import { recordDatadogRequest } from './activity-metrics';
 
 const gzipAsync = promisify(gzip);
 
@@ -80,8 +81,10 @@ export async function shipLogs(deps: ShipDependencies, input: ShipLogsInput): Pr
       });
       await response.body.dump();
     } catch (err) {
+      recordDatadogRequest(input.orgId, 'transport-error');
       throw transportFailure('Datadog', err);
     }
+    recordDatadogRequest(input.orgId, response.statusCode);
     progress.requests++;
     const status = response.statusCode;
     if (status >= 200 && status < 300) {

@@ -16,7 +16,9 @@ import {
   parseOptions,
   UsageError,
 } from './cli-input';
+import { serveCodec } from './codec-server-command';
 import { connectClient, type ClientContext } from './connect';
+import { registerDatadogCommands } from './datadog-apply-command';
 import { formatOrgList, formatStatus } from './format-status';
 import { OrgNotRunningError, listOrgs, runningOrg, startOrg } from './org-control';
 
@@ -191,6 +193,12 @@ export function buildProgram(): Command {
       console.log(`stop requested for ${options.org}`);
     });
 
+  program
+    .command('codec-server')
+    .description('serve /encode and /decode so the Temporal Web UI and CLI show encrypted payloads decoded (needs AUDIT_PAYLOAD_KEY and AUDIT_CODEC_TOKEN)')
+    .action(() => serveCodec());
+
+  registerDatadogCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -13,7 +13,7 @@ export interface CodecServerOptions {
   /**
    * Shared secret a caller must present, either as `Authorization: Bearer <token>` (Temporal CLI `--codec-auth`,
    * scripts) or as the first path segment, `/<token>/decode` (the Temporal Web UI, which cannot send a static
-   * bearer token: see codec-server-main.ts). Use a URL-safe value so that the path form works.
+   * bearer token: see src/client/codec-server-command.ts). Use a URL-safe value so that the path form works.
    */
   token: string;
   /**

@@ -32,6 +32,13 @@ async function run(): Promise<void> {
     try {
       const added = await ensureSearchAttributes(admin, namespace);
       if (added.length > 0) logger.info(`Registered search attributes: ${added.join(', ')}`, { namespace });
+    } catch (err) {
+      // A key without namespace-admin rights (the norm on Temporal Cloud) may not list or add them; where they were
+      // created beforehand, the worker runs as well, so this is a warning and not the end of the process.
+      logger.warn('Could not check the search attributes; AtlassianOrgId and AtlassianAuditPhase (Keyword) must exist', {
+        namespace,
+        error: err,
+      });
     } finally {
       await admin.close();
     }
@@ -52,7 +59,7 @@ async function run(): Promise<void> {
         taskQueue: config.taskQueue,
         namespace,
         workflowBundle: workflowBundle?.codePath ?? 'built from source at start-up',
-        payloadEncryption: dataConverter !== undefined,
+        payloadEncryption: (dataConverter?.payloadCodecs?.length ?? 0) > 0,
         metricsAddress: telemetry.metricsBindAddress ?? 'off',
       });
       await worker.run();

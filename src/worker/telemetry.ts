@@ -74,9 +74,7 @@ export function installTelemetry(config: TelemetryConfig, env: NodeJS.ProcessEnv
     // Core reports a bind failure as "Failed to start prometheus metrics exporter: <OS error>".
     if (config.metricsBindAddress !== null && /prometheus/i.test(message)) {
       const reason = message.replace(/^.*?exporter:\s*/i, '');
-      throw new ConfigError(
-        `Invalid configuration: ${METRICS_ADDRESS_VARIABLE} ${config.metricsBindAddress} cannot be served: ${reason}`
-      );
+      throw new ConfigError(`Invalid configuration: ${METRICS_ADDRESS_VARIABLE} cannot be served: ${reason}`);
     }
     throw err;
   }

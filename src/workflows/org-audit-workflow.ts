@@ -38,7 +38,8 @@ import {
 } from './messages';
 import type { BackfillRange, OrgAuditInput, OrgAuditState, StreamPosition } from './org-audit-state';
 import { statusOf } from './org-audit-status';
-import { MAX_FINISHED_BACKFILLS_KEPT, pendingBackfills, rememberIds, withDefaults } from './org-audit-state';
+import { MAX_FINISHED_BACKFILLS_KEPT, pendingBackfills, rememberIds, tailLagMs, withDefaults } from './org-audit-state';
+import { recordPageDelivered, recordPhaseAndLag, recordRateLimited } from './workflow-metrics';
 
 // Poll and ship heartbeat every 5 s while they run: a short heartbeat timeout finds a dead worker quickly.
 const { pollEventsPage } = proxyActivities<Activities>({
@@ -157,6 +158,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       publishedPhase = phase;
     }
     setCurrentDetails(renderCurrentDetails(config, state, phase, Date.now()));
+    recordPhaseAndLag(config.orgId, phase, tailLagMs(state.tail, Date.now()));
   }
 
   /** Waits until `ms` passes or a message needs the loop; true when the wait ran its full course. */
@@ -241,6 +243,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     state.nextRequestAt = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
     if (outcome.kind === 'rateLimited') {
       state.stats.rateLimited++;
+      recordRateLimited(config.orgId);
       state.rateLimitedUntil = Date.now() + outcome.retryAfterMs;
       return;
     }
@@ -269,6 +272,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     stream.pages++;
     stream.events += fresh.length;
     state.stats.pages++;
+    recordPageDelivered(config.orgId, job.kind, fresh.length);
     const reachedEnd = outcome.events.length < config.pageSize;
     if (job.kind === 'tail') {
       if (outcome.lastProcessedAt) state.tail.watermark = Date.parse(outcome.lastProcessedAt);

@@ -3,6 +3,7 @@
  * survives replays, restarts and continue-as-new with the state it depends on.
  */
 import type { RateLimitBudget } from '../activities/poll';
+import { MAX_RATE_LIMIT_WAIT_MS } from '../activities/rate-limit-headers';
 
 /** Empty tail polls in a row before the interval starts to grow. */
 export const EMPTY_POLLS_BEFORE_BACKOFF = 3;
@@ -13,14 +14,20 @@ export function earliestNextRequest(sentAt: number, maxRequestsPerMinute: number
 }
 
 /**
- * Atlassian's `X-RateLimit-*` headers say when the budget is spent: with nothing remaining, the next request
- * waits for the reset instead of spending a request on a certain 429.
+ * Atlassian's `X-RateLimit-*` headers say when the budget is spent: with nothing remaining, the next request waits
+ * instead of spending a request on a certain 429. It waits for one request's worth of budget, not for the reset:
+ * the reset is when the whole budget (`X-RateLimit-Limit`) is back, and a budget that refills steadily (a token
+ * bucket, as the stand-in models it) has its first request back after `1 / limit` of that time. Waiting for the
+ * full reset would leave the refilled budget unused until then, and a reset rounded up to the second or the minute
+ * (reference §5) would waste more. Should Atlassian's budget come back all at once at the reset instead, the early
+ * request gets a 429 whose `Retry-After` or reset then rules: one request per window, not a lost event. A reset
+ * absurdly far away holds the org back no longer than a 429 would.
  */
 export function respectBudget(nextRequestAt: number, budget: RateLimitBudget, now: number): number {
-  if (budget.remaining === 0 && budget.resetAt !== undefined && budget.resetAt > now) {
-    return Math.max(nextRequestAt, budget.resetAt);
-  }
-  return nextRequestAt;
+  if (budget.remaining !== 0 || budget.resetAt === undefined || budget.resetAt <= now) return nextRequestAt;
+  const requestsRestoredByReset = budget.limit !== undefined && budget.limit >= 1 ? budget.limit : 1;
+  const untilOneRequestIsBack = Math.ceil((budget.resetAt - now) / requestsRestoredByReset);
+  return Math.max(nextRequestAt, now + Math.min(untilOneRequestIsBack, MAX_RATE_LIMIT_WAIT_MS));
 }
 
 /**

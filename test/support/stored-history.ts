@@ -56,13 +56,15 @@ export interface StoredPayload {
 /** Every payload in `value` (a history or any part of one), wherever it is nested. */
 export function payloadsIn(value: unknown): StoredPayload[] {
   return [...nodesOf(value, '')]
-    .filter(([, node]) => node instanceof Payload)
+    .filter(([, node]) => isMessageOf(node, Payload))
     .map(([path, node]) => ({ path, payload: node as temporal.api.common.v1.Payload }));
 }
 
 /** Every failure in `value`, causes included. */
 export function failuresIn(value: unknown): temporal.api.failure.v1.Failure[] {
-  return [...nodesOf(value, '')].filter(([, node]) => node instanceof Failure).map(([, node]) => node as temporal.api.failure.v1.Failure);
+  return [...nodesOf(value, '')]
+    .filter(([, node]) => isMessageOf(node, Failure))
+    .map(([, node]) => node as temporal.api.failure.v1.Failure);
 }
 
 /** The `encoding` metadata of a payload, e.g. `json/plain` or `binary/encrypted`. */
@@ -79,6 +81,14 @@ export function storedBytesOf(payload: temporal.api.common.v1.IPayload): number 
 /** Serialized size of a whole history. */
 export function storedHistoryBytes(history: temporal.api.history.v1.IHistory): number {
   return temporal.api.history.v1.History.encode(history).finish().length;
+}
+
+/**
+ * @temporalio/proto is built by reflection: its message "classes" are protobufjs Type objects at run time, so
+ * `instanceof` cannot be used; every decoded message names its Type in `$type`.
+ */
+function isMessageOf(node: object, type: unknown): boolean {
+  return (node as { $type?: unknown }).$type === type;
 }
 
 function* nodesOf(value: unknown, path: string): Generator<[string, object]> {

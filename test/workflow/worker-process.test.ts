@@ -27,6 +27,8 @@ function workerEnv(): NodeJS.ProcessEnv {
     ATLASSIAN_API_KEY: TEST_KEYS.atlassian,
     DD_API_KEY: TEST_KEYS.datadog,
     AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
+    // Tests run beside other workers (and a developer's demo): no fixed metrics port.
+    AUDIT_METRICS_ADDRESS: 'off',
   };
 }
 

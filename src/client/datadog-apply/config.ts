@@ -15,15 +15,6 @@ export interface DatadogApiConfig {
 
 export const DEFAULT_DATADOG_SITE = 'datadoghq.com';
 
-/** The permissions the application key needs, as Datadog names them (reference/datadog-logs.md §4). */
-export const REQUIRED_APPLICATION_KEY_PERMISSIONS = [
-  'logs_write_pipelines',
-  'security_monitoring_rules_read',
-  'security_monitoring_rules_write',
-  'dashboards_read',
-  'dashboards_write',
-] as const;
-
 const secret = (variable: string, purpose: string) =>
   z.string({ error: `${variable} is not set: ${purpose}` }).min(1, { error: `${variable} is empty: ${purpose}` });
 
@@ -61,6 +52,14 @@ export function datadogApiConfigFromEnv(env: NodeJS.ProcessEnv): DatadogApiConfi
     apiKey: DD_API_KEY,
     applicationKey,
   };
+}
+
+/** The base URL without any user:password a proxy URL may carry, for messages. */
+export function displayableBaseUrl(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  url.username = '';
+  url.password = '';
+  return url.toString().replace(/\/+$/, '');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

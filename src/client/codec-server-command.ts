@@ -3,7 +3,7 @@
  * operator who holds AUDIT_CODEC_TOKEN.
  *
  *   AUDIT_PAYLOAD_KEY=… AUDIT_PAYLOAD_OLD_KEYS=… AUDIT_CODEC_TOKEN=$(openssl rand -hex 32) \
- *     npx tsx src/codec/codec-server-main.ts
+ *     npx atlassian-audit codec-server
  *
  * Environment: AUDIT_CODEC_TOKEN (required, at least 32 URL-safe characters), AUDIT_CODEC_PORT (default 8888),
  * AUDIT_CODEC_HOST (default 127.0.0.1), AUDIT_CODEC_UI_ORIGIN (default http://localhost:8233; must match the UI's
@@ -31,33 +31,47 @@
  *   `--codec-auth` verbatim as the Authorization header).
  * The server ignores `X-Namespace`: one key set serves every namespace.
  */
-import { errorMessage } from '@temporalio/common';
-import { startCodecServer } from './codec-server';
-import { loadCodecServerOptions } from './codec-server-config';
+import { startCodecServer } from '../codec/codec-server';
+import { loadCodecServerOptions } from '../codec/codec-server-config';
 
-async function main(): Promise<void> {
-  const options = loadCodecServerOptions();
-  const server = await startCodecServer(options);
-  console.log(
-    `codec server listening on ${server.url} for the Temporal UI at ${options.uiOrigin}; ` +
-      `new payloads use key ID ${options.codec.encryptionKeyId}`
+export interface ServeCodecOptions {
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Where the start-up lines go. @default console.log */
+  print?: (line: string) => void;
+  /** Stops the server when aborted. @default SIGINT or SIGTERM */
+  stop?: AbortSignal;
+}
+
+/**
+ * Serves until stopped, then closes the server.
+ * @throws CodecConfigError naming the first variable that is missing or malformed, never its value.
+ */
+export async function serveCodec(options: ServeCodecOptions = {}): Promise<void> {
+  const settings = loadCodecServerOptions(options.env ?? process.env);
+  const stop = options.stop ?? abortedOnTermination();
+  const print = options.print ?? console.log;
+  const server = await startCodecServer(settings);
+  // The token is shown as a placeholder only: these lines end up in terminals, CI logs and container logs.
+  print(
+    `codec server listening on ${server.url} for the Temporal UI at ${settings.uiOrigin}; ` +
+      `new payloads use key ID ${settings.codec.encryptionKeyId}`
   );
-  console.log(
+  print(
     `Web UI codec endpoint: ${server.url}/<AUDIT_CODEC_TOKEN>; ` +
       `CLI: --codec-endpoint ${server.url} --codec-auth "Bearer $AUDIT_CODEC_TOKEN"`
   );
-  const stop = (): void => {
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1)
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  await new Promise<void>((resolve) => {
+    if (stop.aborted) resolve();
+    else stop.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await server.close();
 }
 
-main().catch((error: unknown) => {
-  // One line; a CodecConfigError names its variable. No message here carries a secret value.
-  console.error(`codec server: ${errorMessage(error) ?? String(error)}`);
-  process.exit(1);
-});
+function abortedOnTermination(): AbortSignal {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  return controller.signal;
+}

@@ -1,0 +1,214 @@
+/**
+ * A small undici client for the three Datadog configuration APIs apply uses: log pipelines (v1), Cloud SIEM detection
+ * rules (v2) and dashboards (v1), authenticated with DD-API-KEY and DD-APPLICATION-KEY (reference/datadog-logs.md §4).
+ * It returns the objects as Datadog stores them; deciding what they mean is the plan's job.
+ *
+ * No retries: apply is idempotent, so after a failure the operator runs it again and it picks up where it stopped.
+ */
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { displayableBaseUrl, type DatadogApiConfig } from './config';
+import type { JsonObject } from './definition-kind';
+import {
+  DatadogAccessDeniedError,
+  DatadogApiError,
+  DatadogUnexpectedResponseError,
+  DatadogUnreachableError,
+} from './datadog-api-errors';
+
+export interface DatadogConfigApiOptions extends DatadogApiConfig {
+  /**
+   * Limit on waiting for the response headers, then again for the body, of each request.
+   * @default 30_000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Detection rules asked per page. An account lists hundreds of Datadog's default rules beside its own.
+   * @default 100
+   */
+  rulesPageSize?: number;
+}
+
+/** An object as Datadog stores it: at least an id, plus whatever fields it returned. */
+export type StoredObject = JsonObject & { readonly id: string };
+
+const storedObjectSchema = z.looseObject({ id: z.string().min(1) });
+const pipelineListSchema = z.array(storedObjectSchema);
+const rulePageSchema = z.object({
+  data: z.array(storedObjectSchema),
+  meta: z.looseObject({ page: z.looseObject({ total_count: z.number().int().nonnegative() }).optional() }).optional(),
+});
+const dashboardListSchema = z.object({ dashboards: z.array(storedObjectSchema) });
+/** v1 APIs answer `{errors: ["…"]}`, v2 APIs `{errors: [{title, detail}]}`. */
+const errorBodySchema = z.object({
+  errors: z.array(z.union([z.string(), z.looseObject({ title: z.string().optional(), detail: z.string().optional() })])),
+});
+
+/** One of the three APIs, with the application key permissions it needs (named when Datadog refuses a request). */
+interface ConfigApi {
+  readonly path: string;
+  readonly permissions: readonly string[];
+}
+const PIPELINES: ConfigApi = { path: '/api/v1/logs/config/pipelines', permissions: ['logs_write_pipelines'] };
+const RULES: ConfigApi = {
+  path: '/api/v2/security_monitoring/rules',
+  permissions: ['security_monitoring_rules_read', 'security_monitoring_rules_write'],
+};
+const DASHBOARDS: ConfigApi = { path: '/api/v1/dashboard', permissions: ['dashboards_read', 'dashboards_write'] };
+
+/** Everything apply needs of the application key, as Datadog names the permissions. */
+export const REQUIRED_APPLICATION_KEY_PERMISSIONS: readonly string[] = [PIPELINES, RULES, DASHBOARDS].flatMap(
+  (api) => api.permissions
+);
+
+export class DatadogConfigApi {
+  private readonly agent: Agent;
+  private readonly baseUrl: string;
+  private readonly displayedBaseUrl: string;
+  private readonly rulesPageSize: number;
+  private readonly headers: Record<string, string>;
+  private readonly secrets: readonly string[];
+
+  constructor(options: DatadogConfigApiOptions) {
+    const timeout = options.requestTimeoutMs ?? 30_000;
+    this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout } });
+    this.baseUrl = options.baseUrl;
+    this.displayedBaseUrl = displayableBaseUrl(options.baseUrl);
+    this.rulesPageSize = options.rulesPageSize ?? 100;
+    this.headers = {
+      accept: 'application/json',
+      'dd-api-key': options.apiKey,
+      'dd-application-key': options.applicationKey,
+    };
+    this.secrets = [options.apiKey, options.applicationKey];
+  }
+
+  async listPipelines(): Promise<StoredObject[]> {
+    return this.send('GET', PIPELINES, '', pipelineListSchema);
+  }
+
+  async createPipeline(body: JsonObject): Promise<StoredObject> {
+    return this.send('POST', PIPELINES, '', storedObjectSchema, body);
+  }
+
+  /** Replaces the whole pipeline. */
+  async updatePipeline(id: string, body: JsonObject): Promise<StoredObject> {
+    return this.send('PUT', PIPELINES, `/${encodeURIComponent(id)}`, storedObjectSchema, body);
+  }
+
+  /** Every rule of the account, Datadog's default rules included, one page after another. */
+  async listRules(): Promise<StoredObject[]> {
+    const rules: StoredObject[] = [];
+    for (let pageNumber = 0; ; pageNumber++) {
+      const query = new URLSearchParams({ 'page[size]': String(this.rulesPageSize), 'page[number]': String(pageNumber) });
+      const page = await this.send('GET', RULES, `?${query}`, rulePageSchema);
+      rules.push(...page.data);
+      const total = page.meta?.page?.total_count;
+      if (page.data.length < this.rulesPageSize || (total !== undefined && rules.length >= total)) return rules;
+    }
+  }
+
+  async createRule(body: JsonObject): Promise<StoredObject> {
+    return this.send('POST', RULES, '', storedObjectSchema, body);
+  }
+
+  /** Sets the fields given. The update payload has no `type` (a rule's type cannot change), so it is left out. */
+  async updateRule(id: string, body: JsonObject): Promise<StoredObject> {
+    const { type: _unchangeableType, ...updatable } = body;
+    return this.send('PUT', RULES, `/${encodeURIComponent(id)}`, storedObjectSchema, updatable);
+  }
+
+  /** Summaries (id, title, description, …) without widgets; getDashboard has the rest. */
+  async listDashboards(): Promise<StoredObject[]> {
+    return (await this.send('GET', DASHBOARDS, '', dashboardListSchema)).dashboards;
+  }
+
+  async getDashboard(id: string): Promise<StoredObject> {
+    return this.send('GET', DASHBOARDS, `/${encodeURIComponent(id)}`, storedObjectSchema);
+  }
+
+  async createDashboard(body: JsonObject): Promise<StoredObject> {
+    return this.send('POST', DASHBOARDS, '', storedObjectSchema, body);
+  }
+
+  /** Replaces the whole dashboard. */
+  async updateDashboard(id: string, body: JsonObject): Promise<StoredObject> {
+    return this.send('PUT', DASHBOARDS, `/${encodeURIComponent(id)}`, storedObjectSchema, body);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** `suffix` follows the API's path: `/<id>`, `?<query>` or nothing. */
+  private async send<T>(
+    method: 'GET' | 'POST' | 'PUT',
+    api: ConfigApi,
+    suffix: string,
+    schema: z.ZodType<T>,
+    body?: JsonObject
+  ): Promise<T> {
+    const label = `${method} ${api.path}${suffix.split('?')[0]}`;
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(`${this.baseUrl}${api.path}${suffix}`, {
+        method,
+        dispatcher: this.agent,
+        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      throw new DatadogUnreachableError(`${label} on ${this.displayedBaseUrl} failed: ${this.scrub(reason)}`);
+    }
+    const answer = [String(status), this.errorDetailOf(text)].filter((part) => part !== '').join(': ');
+    if (status === 401 || status === 403) {
+      throw new DatadogAccessDeniedError(
+        label,
+        status,
+        `Datadog refused ${label} (${answer}): check that DD_API_KEY and DD_APP_KEY are valid keys of one ` +
+          `organization on ${this.displayedBaseUrl}, and that the application key has ${api.permissions.join(' and ')}`
+      );
+    }
+    if (status < 200 || status > 299) {
+      throw new DatadogApiError(label, status, `Datadog refused ${label} (${answer})`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new DatadogUnexpectedResponseError(`Datadog answered ${label} with a body that is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new DatadogUnexpectedResponseError(
+        `Datadog answered ${label} with an unexpected body (${issue.path.join('.') || 'top level'}: ${issue.message})`
+      );
+    }
+    return parsed.data;
+  }
+
+  /** What Datadog said in its `{errors: [...]}` body, on one short line, scrubbed of the keys; '' if nothing. */
+  private errorDetailOf(text: string): string {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return '';
+    }
+    const parsed = errorBodySchema.safeParse(json);
+    if (!parsed.success) return '';
+    const details = parsed.data.errors.flatMap((error) => (typeof error === 'string' ? error : (error.detail ?? error.title ?? [])));
+    if (details.length === 0) return '';
+    const line = this.scrub(details.join('; ')).replace(/\s+/g, ' ');
+    return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  }
+
+  private scrub(text: string): string {
+    return this.secrets.reduce((scrubbed, secretValue) => scrubbed.split(secretValue).join('[redacted]'), text);
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * Faults on every side, on a real dev server with a real worker and the stand-ins: Atlassian errors, resets,
+ * hung responses and 429s; Datadog errors, refusals and a payload too large; the Temporal server itself restarted
+ * mid-run. Each must end with every event delivered, none twice (unless a bound is stated), and the pacing must
+ * spend Atlassian's budget without running into it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createHttpAgent } from '../../src/activities/http-client';
+import { startOrg } from '../../src/client/org-control';
+import { startTemporalDevServer, temporalCliPath, type RunningDevServer } from '../../src/demo/temporal-dev-server';
+import { workflowIdForOrg } from '../../src/shared/org-workflow';
+import { AuditPhase } from '../../src/shared/phase';
+import { phaseSearchAttribute } from '../../src/shared/search-attributes';
+import type { AtlassianFault } from '../../src/standins/atlassian-standin';
+import type { DatadogFault } from '../../src/standins/datadog-standin';
+import { generateDemoEvents } from '../../src/standins/demo-events';
+import { createAuditWorker } from '../../src/worker/create-worker';
+import { pauseSignal, requestBackfillUpdate, resumeSignal, stopSignal } from '../../src/workflows/messages';
+import type { orgAuditWorkflow } from '../../src/workflows/org-audit-workflow';
+import { AuditHarness, WORKER_ENV, duplicatesOf, waitUntil, workflowBundle } from '../support/audit-harness';
+
+const PAGE_SIZE = 10;
+/** The Atlassian stand-in's bucket for the budget tests: 2 requests a second, 5 at once. */
+const BUCKET = { requestsPerMinute: 120, burst: 5 };
+
+let harness: AuditHarness;
+/** Atlassian with a token bucket and no `Retry-After` on its 429s: only `X-RateLimit-*` tell the collector when. */
+let budgeted: AuditHarness;
+
+beforeAll(async () => {
+  [harness, budgeted] = await Promise.all([
+    AuditHarness.create(),
+    AuditHarness.create({ atlassian: { rateLimit: BUCKET, retryAfterHeader: false } }),
+  ]);
+  await workflowBundle();
+});
+
+afterAll(async () => {
+  await Promise.all([harness?.close(), budgeted?.close()]);
+});
+
+type AddedEvents = ReturnType<AuditHarness['atlassian']['addEvents']>;
+
+/** `count` events processed now, their own times in the last minutes: all within the tail's range. */
+function addRecentEvents(on: AuditHarness, orgId: string, count: number, seed: number): AddedEvents {
+  return on.atlassian.addEvents(orgId, generateDemoEvents({ seed, count, startTime: Date.now() - 10 * 60_000, spacingMs: 1_000, orgId }));
+}
+
+function expectEachExactlyOnceInOrder(on: AuditHarness, orgId: string, added: AddedEvents): void {
+  expect(on.deliveredIds(orgId)).toEqual(added.map((event) => event.id));
+}
+
+async function stop(handle: WorkflowHandle<typeof orgAuditWorkflow>): Promise<void> {
+  await handle.signal(stopSignal, {});
+  await handle.result();
+}
+
+async function withWorker<T>(on: AuditHarness, work: (worker: Worker) => Promise<T>): Promise<T> {
+  const worker = await on.createWorker();
+  return worker.runUntil(() => work(worker));
+}
+
+function streamRequests(on: AuditHarness, orgId: string) {
+  return on.atlassian.requests.filter((r) => r.orgId === orgId && r.endpoint === 'events-stream');
+}
+
+describe('Atlassian faults are retried inside the poll activity: the workflow never sees them', () => {
+  test.each<[string, AtlassianFault, number]>([
+    ['503', { kind: 'status', status: 503 }, 3],
+    ['500 with an Atlassian error code', { kind: 'status', status: 500 }, 2],
+    ['a connection reset', { kind: 'reset' }, 3],
+  ])('%s ×%i: every event once, in order', async (_label, fault, times) => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 25, 101);
+    harness.atlassian.injectFault(orgId, fault, times);
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await harness.waitForDelivered(orgId, added.length, 30_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      const failed = streamRequests(harness, orgId).filter((r) => r.status === null || r.status >= 500);
+      expect(failed).toHaveLength(times);
+      const status = await harness.status(orgId);
+      expect(status.stats.lastError).toBeNull();
+      await stop(handle);
+    });
+  });
+
+  test('a response that never comes is abandoned at the 5 s headers timeout and the page is asked again', async () => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 25, 102);
+    harness.atlassian.injectFault(orgId, { kind: 'hang', ms: 60_000 });
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await harness.waitForDelivered(orgId, added.length, 30_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      const [hung, retried] = streamRequests(harness, orgId);
+      expect(hung!.status).toBeNull();
+      expect(retried!.status).toBe(200);
+      // Not before the headers timeout, and not after the hang's own end: the client gave up, not the server.
+      expect(retried!.at - hung!.at).toBeGreaterThanOrEqual(5_000);
+      expect(retried!.at - hung!.at).toBeLessThan(15_000);
+      await stop(handle);
+    });
+  });
+});
+
+describe('Atlassian 429s become durable, visible, interruptible waits', () => {
+  test('429 with Retry-After: phase rate-limited until then, in status and the UI; a pause during the wait applies at once', async () => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 25, 103);
+    const retryAfterSeconds = 8;
+    harness.atlassian.injectFault(orgId, { kind: 'rateLimit', retryAfterSeconds });
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await waitUntil(async () => (await harness.status(orgId)).phase === AuditPhase.RateLimited, 15_000, () => 'not rate-limited yet');
+      const limited = await harness.status(orgId);
+      const refusedAt = streamRequests(harness, orgId).find((r) => r.status === 429)!.at;
+      const until = Date.parse(limited.rateLimitedUntil!);
+      expect(until - refusedAt).toBeGreaterThanOrEqual(retryAfterSeconds * 1000);
+      expect(until - refusedAt).toBeLessThan((retryAfterSeconds + 2) * 1000);
+      expect(limited.stats.rateLimited).toBe(1);
+      await waitUntil(
+        async () => (await handle.describe()).typedSearchAttributes.get(phaseSearchAttribute) === AuditPhase.RateLimited,
+        10_000,
+        () => 'the UI does not show rate-limited'
+      );
+
+      await handle.signal(pauseSignal, { reason: 'during a rate-limited wait' });
+      await waitUntil(async () => (await harness.status(orgId)).phase === AuditPhase.Paused, 3_000, () => 'pause not applied');
+      expect(Date.now()).toBeLessThan(until);
+
+      // Paused past the end of the wait: still no request.
+      const requestsWhilePaused = streamRequests(harness, orgId).length;
+      await sleep(Math.max(0, until - Date.now()) + 1_500);
+      expect(streamRequests(harness, orgId)).toHaveLength(requestsWhilePaused);
+      expect(harness.deliveredIds(orgId)).toEqual([]);
+
+      await handle.signal(resumeSignal);
+      await harness.waitForDelivered(orgId, added.length, 20_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      await stop(handle);
+    });
+  });
+
+  test('429 without Retry-After: X-RateLimit-Reset alone decides the wait, not the one-minute default', async () => {
+    const orgId = budgeted.newOrg();
+    const added = addRecentEvents(budgeted, orgId, 25, 104);
+    budgeted.atlassian.injectFault(orgId, { kind: 'rateLimit', retryAfterSeconds: 3 });
+    await withWorker(budgeted, async () => {
+      const handle = await budgeted.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await waitUntil(async () => (await budgeted.status(orgId)).phase === AuditPhase.RateLimited, 15_000, () => 'not rate-limited yet');
+      const until = Date.parse((await budgeted.status(orgId)).rateLimitedUntil!);
+      const refused = streamRequests(budgeted, orgId)[0]!;
+      expect(refused.status).toBe(429);
+      // The stand-in's reset: three seconds on, rounded up to the second; the collector adds a second of margin.
+      const reset = Math.ceil((refused.at + 3_000) / 1_000) * 1_000;
+      expect(until).toBeGreaterThanOrEqual(reset + 1_000 - 100);
+      expect(until).toBeLessThan(reset + 3_000);
+
+      await budgeted.waitForDelivered(orgId, added.length, 20_000);
+      expectEachExactlyOnceInOrder(budgeted, orgId, added);
+      expect(streamRequests(budgeted, orgId)[1]!.at).toBeGreaterThanOrEqual(until);
+      await stop(handle);
+    });
+  });
+});
+
+describe('Datadog faults are retried inside the ship activity; the cursor waits', () => {
+  test.each<[string, DatadogFault, number]>([
+    ['503 with Retry-After: 1, twenty in a row', { kind: 'status', status: 503, retryAfterSeconds: 1 }, 20],
+    ['500 without Retry-After', { kind: 'status', status: 500 }, 3],
+    ['408', { kind: 'status', status: 408 }, 3],
+    ['429 with Retry-After: 1', { kind: 'status', status: 429, retryAfterSeconds: 1 }, 5],
+  ])('%s (×%i): every event once, in order', async (_label, fault, times) => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 25, 105);
+    const requestsBefore = harness.datadog.requests.length;
+    harness.datadog.injectFault(fault, times);
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await harness.waitForDelivered(orgId, added.length, 60_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      const refused = harness.datadog.requests.slice(requestsBefore).filter((r) => r.status === (fault as { status: number }).status);
+      expect(refused).toHaveLength(times);
+      await stop(handle);
+    });
+  });
+
+  test('413 for a chunk: ship splits it until the halves are accepted; nothing dropped, nothing twice', async () => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, PAGE_SIZE, 106);
+    const requestsBefore = harness.datadog.requests.length;
+    // The stand-in's fault answers the next requests whatever their size, so the first halves are refused too.
+    harness.datadog.injectFault({ kind: 'status', status: 413 }, 2);
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await harness.waitForDelivered(orgId, added.length, 20_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      const sent = harness.datadog.requests.slice(requestsBefore).map((r) => [r.status, r.entries]);
+      // 10 refused → 5 refused → 3 and 2 accepted → the other 5 accepted.
+      expect(sent).toEqual([
+        [413, null],
+        [413, null],
+        [202, 3],
+        [202, 2],
+        [202, 5],
+      ]);
+      await stop(handle);
+    });
+  });
+
+  test('413 for a single log cannot be split: it is retried, never dropped', async () => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 1, 107);
+    const requestsBefore = harness.datadog.requests.length;
+    harness.datadog.injectFault({ kind: 'status', status: 413 }, 2);
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
+      await harness.waitForDelivered(orgId, added.length, 20_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      expect(harness.datadog.requests.slice(requestsBefore).map((r) => r.status)).toEqual([413, 413, 202]);
+      await stop(handle);
+    });
+  });
+});
+
+describe('Atlassian’s budget (token bucket of 2 requests/s, burst 5; our own cap set far above it)', () => {
+  test('a 60-page backfill meets at most one 429 and delivers every event once; efficiency printed', async () => {
+    const orgId = budgeted.newOrg();
+    const since = Date.now() - 3_600_000;
+    const from = since - 2 * 24 * 3_600_000;
+    const count = 60 * PAGE_SIZE;
+    const added = budgeted.atlassian.addEvents(
+      orgId,
+      generateDemoEvents({ seed: 108, count, startTime: from, spacingMs: 1, orgId }).map((event, i) => ({
+        ...event,
+        time: from + Math.floor(((since - from) * i) / count),
+        processedAt: undefined,
+      }))
+    );
+    await withWorker(budgeted, async () => {
+      const handle = await budgeted.startOrg({ orgId, since, pageSize: PAGE_SIZE, maxRequestsPerMinute: 1_200, pollIntervalMs: 60_000 });
+      const startedAt = Date.now();
+      await handle.executeUpdate(requestBackfillUpdate, { args: [{ from, to: since }] });
+      await budgeted.waitForDelivered(orgId, added.length, 120_000);
+      const elapsedMs = Date.now() - startedAt;
+
+      const delivered = budgeted.deliveredIds(orgId);
+      expect(duplicatesOf(delivered)).toEqual([]);
+      expect(new Set(delivered)).toEqual(new Set(added.map((e) => e.id)));
+      const requests = streamRequests(budgeted, orgId);
+      const rateLimited = requests.filter((r) => r.status === 429).length;
+      const served = requests.filter((r) => r.status === 200).length;
+      const allowed = (BUCKET.requestsPerMinute * elapsedMs) / 60_000 + BUCKET.burst;
+      console.log(
+        `budget: ${served} pages served in ${(elapsedMs / 1000).toFixed(1)} s of an allowance of ${allowed.toFixed(1)} ` +
+          `(efficiency ${(served / allowed).toFixed(3)}), ${rateLimited} × 429`
+      );
+      expect(rateLimited).toBeLessThanOrEqual(1);
+      await stop(handle);
+    });
+  });
+});
+
+describe('the Temporal server restarted mid-run', () => {
+  let dataDir: string;
+  let server: RunningDevServer | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'audit-restart-'));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('SIGTERM mid-run, started again on the same port and database: the in-process worker carries on, every event arrives', async () => {
+    const cli = temporalCliPath(join(__dirname, '..', '..'));
+    const [port, uiPort] = await freePorts(2);
+    const serverOptions = { port: port!, uiPort: uiPort!, dataDir, abortSignal: new AbortController().signal };
+    server = await startTemporalDevServer(cli, serverOptions);
+
+    const taskQueue = `audit-restart-${Date.now()}`;
+    const connection = await NativeConnection.connect({ address: server.address });
+    const clientConnection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection: clientConnection });
+    const dispatcher = createHttpAgent({ headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 });
+    const worker = await createAuditWorker({
+      connection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: { atlassianBaseUrl: harness.atlassian.url, datadogIntakeUrl: harness.datadog.url, dispatcher, env: WORKER_ENV },
+      shutdownGraceMs: 5_000,
+    });
+    const running = worker.run();
+    try {
+      const orgId = harness.newOrg();
+      const added = addRecentEvents(harness, orgId, 400, 109);
+      await startOrg(client, taskQueue, { orgId, pageSize: PAGE_SIZE, maxRequestsPerMinute: 120, pollIntervalMs: 1_000, since: Date.now() - 24 * 3_600_000 });
+      await harness.waitForDelivered(orgId, 80, 60_000);
+
+      await server.stop();
+      const deliveredAtStop = harness.deliveredIds(orgId).length;
+      await sleep(3_000);
+      server = await startTemporalDevServer(cli, serverOptions);
+
+      await harness.waitForDelivered(orgId, added.length, 120_000);
+      const delivered = harness.deliveredIds(orgId);
+      const duplicates = duplicatesOf(delivered);
+      console.log(`Temporal restart: ${deliveredAtStop} delivered at stop, ${delivered.length} in all, ${duplicates.length} duplicates`);
+      expect(deliveredAtStop).toBeLessThan(added.length);
+      expect(new Set(delivered)).toEqual(new Set(added.map((e) => e.id)));
+      // A page whose completion the stopped server never recorded is shipped again: at most one page twice.
+      expect(duplicates.length).toBeLessThanOrEqual(PAGE_SIZE);
+      expect(worker.getState()).toBe('RUNNING');
+
+      const handle = client.workflow.getHandle<typeof orgAuditWorkflow>(workflowIdForOrg(orgId));
+      await stop(handle);
+    } finally {
+      worker.shutdown();
+      await running;
+      await Promise.all([connection.close(), clientConnection.close(), dispatcher.close()]);
+    }
+  });
+});
+
+/** Ports free right now on 127.0.0.1, all different. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => resolve(probe));
+    }))
+  );
+  const ports = servers.map((probe) => (probe.address() as { port: number }).port);
+  await Promise.all(servers.map((probe) => new Promise((resolve) => probe.close(resolve))));
+  return ports;
+}
