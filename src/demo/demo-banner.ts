@@ -17,6 +17,8 @@ export interface BannerFacts {
   /** Real mode: where logs go. */
   datadogIntakeUrl?: string;
   startupSeconds: number;
+  /** Where the worker's Prometheus metrics are served; absent when metrics are off. */
+  metricsAddress?: string;
 }
 
 export function renderBanner(facts: BannerFacts): string {
@@ -43,6 +45,7 @@ export function renderBanner(facts: BannerFacts): string {
       `  Atlassian events ${displayPath(eventsFile)} (${origin}; a new one every ${newEventEverySeconds} s)`
     );
   }
+  if (facts.metricsAddress) lines.push(`  Metrics          http://${facts.metricsAddress.replace(/^0\.0\.0\.0:/, 'localhost:')}/metrics`);
   if (facts.datadogIntakeUrl) lines.push(`  Datadog intake   ${facts.datadogIntakeUrl} (search source:atlassian-event-logs)`);
   const { from, to } = exampleBackfillRange(Date.now());
   lines.push(

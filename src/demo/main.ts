@@ -15,6 +15,8 @@ import { loadDataConverter } from '../codec/data-converter';
 import { STANDIN_DEFAULTS, startStandins } from '../standins/main';
 import { loadWorkerConfig } from '../worker/config';
 import { createAuditWorker } from '../worker/create-worker';
+import { prometheusExporter } from '../worker/metrics';
+import { loadTelemetryConfig } from '../worker/telemetry';
 import { ensureSearchAttributes } from '../worker/search-attributes';
 import { renderBanner, type BannerFacts } from './demo-banner';
 import { loadDemoSettings, loadEnvFile, PROJECT_ROOT, REAL_MODE_VARIABLES, type DemoSettings } from './demo-settings';
@@ -57,7 +59,13 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
 
     // The worker's own signal handlers are off: the demo decides the order in which things stop. Its INFO lines
     // (bundling, state changes) would bury the banner; warnings and errors from workflows and activities still show.
-    Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
+    const { metricsBindAddress: metricsAddress } = loadTelemetryConfig();
+    // Metrics as the worker serves them (AUDIT_METRICS_ADDRESS), so the demo's /metrics can be watched too.
+    Runtime.install({
+      shutdownSignals: [],
+      logger: new DefaultLogger('WARN'),
+      telemetryOptions: { metrics: prometheusExporter(metricsAddress) },
+    });
     const nativeConnection = await NativeConnection.connect(temporal.connectionOptions);
     cleanups.push(() => nativeConnection.close());
     const dispatcher = createHttpAgent();
@@ -89,6 +97,7 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
           uiUrl: temporal.uiUrl,
           clientTemporalAddress: temporal.clientTemporalAddress,
           startupSeconds: (Date.now() - startedAt) / 1000,
+          metricsAddress: metricsAddress ?? undefined,
         })
       );
       const signal = await Promise.race([shutdown.requested, workerRun.then(() => undefined)]);

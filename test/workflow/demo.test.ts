@@ -22,12 +22,14 @@ let dataDir: string;
 let env: NodeJS.ProcessEnv;
 let uiPort: number;
 let temporalPort: number;
+let metricsPort: number;
 const started: RunningProcess[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'audit-demo-'));
   temporalPort = await freePort();
   uiPort = await freePort();
+  metricsPort = await freePort();
   env = {
     AUDIT_DEMO_DATA_DIR: dataDir,
     // A developer's .env (perhaps with real keys) must not turn this run into a real one.
@@ -36,6 +38,7 @@ beforeAll(async () => {
     AUDIT_DEMO_UI_PORT: String(uiPort),
     AUDIT_DEMO_ATLASSIAN_PORT: '0',
     AUDIT_DEMO_DATADOG_PORT: '0',
+    AUDIT_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
   };
 });
 
@@ -57,6 +60,11 @@ test('npm start delivers the demo org, stops on Ctrl-C, and resumes without deli
   await waitUntil(() => deliveredIds().length > 0, 60_000, () => `${deliveredIds().length} logs delivered`);
   expect(await listedInWebUi()).toEqual({ status: 'WORKFLOW_EXECUTION_STATUS_RUNNING', orgId: ORG_ID });
   await screenshotWhenChromiumIsThere();
+  // The project's own metrics, as `curl localhost:9464/metrics` shows them during a demo.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const shipped = metrics.match(/^atlassian_audit_events_shipped\{[^}]*org_id="[^"]+"[^}]*\} (\d+)/m);
+  expect(Number(shipped?.[1])).toBeGreaterThan(0);
+  expect(metrics).toMatch(/^atlassian_audit_atlassian_requests\{[^}]*status="200"[^}]*\} [1-9]/m);
 
   first.child.kill('SIGINT');
   expect(await exitWithin(first, 30_000)).toBe(0);
