@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { orgIdSchema } from '../client/cli-input';
 import { STANDIN_DEFAULTS } from '../standins/main';
-import { ConfigError } from '../worker/config';
+import { ConfigError, parseEnvironment } from '../worker/config';
 
 export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 
@@ -66,13 +66,7 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | unde
 }
 
 export function loadDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
-  }
-  const values = parsed.data;
+  const values = parseEnvironment(envSchema, env);
   return {
     mode: modeOf(values),
     temporal: values.TEMPORAL_ADDRESS

@@ -93,7 +93,7 @@ export async function startTemporalDevServer(cliPath: string, options: DevServer
   return server;
 }
 
-async function isPortFree(port: number): Promise<boolean> {
+export async function isPortFree(port: number): Promise<boolean> {
   const probe = createServer();
   return new Promise((resolve) => {
     probe.once('error', () => resolve(false));

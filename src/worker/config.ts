@@ -28,14 +28,22 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
 }
 
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = envSchema.safeParse(present);
+/**
+ * Validates environment variables with a zod object schema. Blank values count as unset (so defaults apply); the
+ * first problem becomes a one-line ConfigError naming the variable.
+ */
+export function parseEnvironment<T extends z.ZodObject>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
   }
-  const values = parsed.data;
+  return parsed.data;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const values = parseEnvironment(envSchema, env);
   return {
     taskQueue: values.AUDIT_TASK_QUEUE,
     atlassianBaseUrl: values.ATLASSIAN_API_BASE_URL,

@@ -14,7 +14,7 @@ import type { LogLevel, Logger } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { z } from 'zod';
-import { ConfigError } from './config';
+import { ConfigError, parseEnvironment } from './config';
 import { DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_VARIABLE, metricsAddressSchema, prometheusExporter } from './metrics';
 
 export const LOG_LEVEL_VARIABLE = 'AUDIT_LOG_LEVEL';
@@ -40,15 +40,8 @@ const envSchema = z.object({
 
 /** Reads `AUDIT_LOG_LEVEL` and `AUDIT_METRICS_ADDRESS`; a blank value counts as unset, as everywhere in the worker. */
 export function loadTelemetryConfig(env: NodeJS.ProcessEnv = process.env): TelemetryConfig {
-  const present = Object.fromEntries(
-    [LOG_LEVEL_VARIABLE, METRICS_ADDRESS_VARIABLE].flatMap((name) => (env[name]?.trim() ? [[name, env[name]]] : []))
-  );
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
-  }
-  return { logLevel: parsed.data[LOG_LEVEL_VARIABLE], metricsBindAddress: parsed.data[METRICS_ADDRESS_VARIABLE] };
+  const values = parseEnvironment(envSchema, env);
+  return { logLevel: values[LOG_LEVEL_VARIABLE], metricsBindAddress: values[METRICS_ADDRESS_VARIABLE] };
 }
 
 /**

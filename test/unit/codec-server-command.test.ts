@@ -3,7 +3,6 @@
  * and stops when told. The HTTP behaviour itself (token, origin, CORS) is covered in codec-server.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { request } from 'undici';
 import { serveCodec } from '../../src/client/codec-server-command';
@@ -11,18 +10,11 @@ import { CodecConfigError } from '../../src/codec/codec-errors';
 import { payloadsFromJson, payloadsToJson } from '../../src/codec/codec-wire-format';
 import { EncryptionCodec } from '../../src/codec/encryption-codec';
 import { loadPayloadKeyRing } from '../../src/codec/payload-keys';
+import { freePort } from '../support/ports';
 
 const KEY = randomBytes(32).toString('base64');
 const TOKEN = randomBytes(32).toString('hex');
 
-/** A port nothing listens on (AUDIT_CODEC_PORT has no "any free port" value). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test('serves the payload keys from the environment, prints no secret, and stops when aborted', async () => {
   const port = await freePort();

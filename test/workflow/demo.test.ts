@@ -5,13 +5,14 @@
  * shared test server nor anything a developer's own demo holds.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { workflowIdForOrg } from '../../src/shared/org-workflow';
 import { STANDIN_DEFAULTS } from '../../src/standins/main';
 import { duplicatesOf, waitUntil } from '../support/audit-harness';
 import { runEntryPoint, startEntryPoint, type RunningProcess } from '../support/processes';
+import { freePort } from '../support/ports';
+import { isPortFree } from '../../src/demo/temporal-dev-server';
 
 const ORG_ID = STANDIN_DEFAULTS.orgId;
 const WORKFLOW_ID = workflowIdForOrg(ORG_ID);
@@ -150,18 +151,4 @@ async function exitWithin(demo: RunningProcess, timeoutMs: number): Promise<numb
   return result;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-async function isPortFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
