@@ -23,11 +23,11 @@ export interface BackfillAccepted {
   ranges: Array<{ id: number; from: string; to: string }>;
 }
 
-export const pauseSignal = defineSignal<[PauseInput]>('pause');
+export const pauseSignal = defineSignal<[PauseInput?]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');
 export const backfillSignal = defineSignal<[BackfillRequest]>('backfill');
-export const rotateCredentialsSignal = defineSignal<[RotateCredentialsInput]>('rotateCredentials');
-export const stopSignal = defineSignal<[StopInput]>('stop');
+export const rotateCredentialsSignal = defineSignal<[RotateCredentialsInput?]>('rotateCredentials');
+export const stopSignal = defineSignal<[StopInput?]>('stop');
 export const statusQuery = defineQuery<OrgAuditStatus>('status');
 /** Like the `backfill` signal, but validated: the caller learns "accepted as range N" or why not. */
 export const requestBackfillUpdate = defineUpdate<BackfillAccepted, [BackfillRequest]>('requestBackfill');

@@ -20,6 +20,7 @@ import type { Activities } from '../activities';
 import type { PollPageOutcome } from '../activities/poll';
 import type { PolledEvent } from '../activities/polled-event';
 import { credentialFailureTypes } from '../activities/failure-types';
+import { isCredentialRef } from '../shared/credential-ref';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
 import type { BackfillRequest } from './backfill-ranges';
@@ -109,18 +110,23 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     return { rangeIds: added.map((r) => r.id), ranges: added.map((r) => ({ id: r.id, from: iso(r.from), to: iso(r.to) })) };
   };
 
-  setHandler(pauseSignal, ({ reason }) => {
-    state.paused = { reason: reason?.trim() || 'paused by operator', at: Date.now() };
+  // Handlers accept what any client may send (the Temporal CLI can signal with no input at all): a handler that
+  // throws would fail the workflow task over and over.
+  setHandler(pauseSignal, (input) => {
+    state.paused = { reason: input?.reason?.trim() || 'paused by operator', at: Date.now() };
   });
   setHandler(resumeSignal, () => {
     state.paused = null;
     wakeRequested = true;
   });
-  setHandler(stopSignal, ({ reason }) => {
-    stopReason = reason?.trim() || 'stopped by operator';
+  setHandler(stopSignal, (input) => {
+    stopReason = input?.reason?.trim() || 'stopped by operator';
   });
-  setHandler(rotateCredentialsSignal, (rotation: RotateCredentialsInput) => {
-    rotateCredentials(state, rotation);
+  setHandler(rotateCredentialsSignal, (rotation) => {
+    const refused = rotateCredentials(state, rotation ?? {});
+    if (refused.length > 0) {
+      state.stats.lastError = { at: Date.now(), message: `rotation ignored for ${refused.join(', ')}: not an env:NAME or file:/path reference` };
+    }
     wakeRequested = true;
   });
   setHandler(backfillSignal, (request) => {
@@ -312,13 +318,20 @@ function withinRange(polled: PolledEvent, range: BackfillRange): boolean {
   return !(time >= range.to || time < range.from);
 }
 
-function rotateCredentials(state: OrgAuditState, rotation: RotateCredentialsInput): void {
+/** Applies a rotation; returns the owners whose new reference was refused as malformed. */
+function rotateCredentials(state: OrgAuditState, rotation: RotateCredentialsInput): string[] {
+  const refused: string[] = [];
   for (const owner of ['atlassian', 'datadog'] as const) {
     const ref = rotation[owner];
+    if (ref !== undefined && (typeof ref !== 'string' || !isCredentialRef(ref))) {
+      refused.push(owner);
+      continue;
+    }
     if (ref === undefined && !(state.awaitingCredentials?.owner === owner)) continue;
     const current = state.credentials[owner];
     state.credentials[owner] = { ref: ref ?? current.ref, version: current.version + 1 };
   }
+  return refused;
 }
 
 function pruneFinishedBackfills(state: OrgAuditState): void {

@@ -7,7 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { generateDemoEvents } from '../../src/standins/demo-events';
 import { AuditPhase } from '../../src/shared/phase';
 import { workflowIdForOrg } from '../../src/shared/org-workflow';
-import { pauseSignal, requestBackfillUpdate, resumeSignal, stopSignal } from '../../src/workflows/messages';
+import { pauseSignal, requestBackfillUpdate, resumeSignal, rotateCredentialsSignal, stopSignal } from '../../src/workflows/messages';
 import type { OrgAuditStatus } from '../../src/workflows/org-audit-state';
 import { AuditHarness, TEST_KEYS, duplicatesOf, waitUntil } from '../support/audit-harness';
 import { runEntryPoint } from '../support/processes';
@@ -222,6 +222,13 @@ test('stop finishes the page in flight; start resumes from the same cursor witho
   await withWorker(async () => {
     const handle = await harness.startOrg({ orgId });
     await harness.waitForDelivered(orgId, first.length, 20_000);
+    // Messages sent by other tools (no input, a raw key in a rotation) are absorbed, never fatal to the workflow.
+    await handle.signal(pauseSignal);
+    await waitUntil(async () => (await harness.status(orgId)).paused?.reason === 'paused by operator', 10_000, () => 'not paused');
+    await handle.signal(rotateCredentialsSignal, { datadog: 'a-raw-key-value' });
+    await waitUntil(async () => /rotation ignored for datadog/.test((await harness.status(orgId)).stats.lastError?.message ?? ''), 10_000, () => 'rotation not refused');
+    expect((await harness.status(orgId)).credentials.datadog).toEqual({ ref: 'env:DD_API_KEY', version: 1 });
+    await handle.signal(resumeSignal);
     expect((await cli('stop', '--org', orgId)).code).toBe(0);
     const result = await handle.result();
     expect(result.stoppedBecause).toBe('stopped by operator');
