@@ -9,7 +9,7 @@ import { resolveCredential } from './credentials';
 import { FailureType } from './failure-types';
 import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
-import { rateLimitWaitMs } from './rate-limit-headers';
+import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
 
 export interface PollPageInput {
@@ -174,11 +174,11 @@ function readBudget(headers: Record<string, string | string[] | undefined>): Rat
     const value = Number(headers[name]);
     return Number.isFinite(value) && headers[name] !== undefined ? value : undefined;
   };
-  const reset = Date.parse(String(headers['x-ratelimit-reset'] ?? ''));
+  const resetHeader = headers['x-ratelimit-reset'];
   return {
     limit: number('x-ratelimit-limit'),
     remaining: number('x-ratelimit-remaining'),
-    resetAt: Number.isNaN(reset) ? undefined : reset,
+    resetAt: parseRateLimitReset(Array.isArray(resetHeader) ? resetHeader[0] : resetHeader),
   };
 }
 

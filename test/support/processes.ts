@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-const TSX = require.resolve('tsx/cli');
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -17,7 +16,9 @@ export interface RunningProcess {
 }
 
 export function startEntryPoint(script: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
-  const child = spawn(process.execPath, [TSX, join(ROOT, script), ...args], {
+  // One process, as `node --import tsx` runs it: a signal (SIGKILL above all) reaches the entry point itself, not a
+  // wrapper that would leave it running.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,16 +1,15 @@
 /**
  * Faults on every side, on a real dev server with a real worker and the stand-ins: Atlassian errors, resets,
  * hung responses and 429s; Datadog errors, refusals and a payload too large; the Temporal server itself restarted
- * mid-run. Each must end with every event delivered, none twice (unless a bound is stated), and the pacing must
- * spend Atlassian's budget without running into it.
+ * mid-run. Each must end with every event delivered, none twice (unless a bound is stated); a long backfill must
+ * not run into Atlassian's rate limit (how much of the budget it used is printed, not asserted).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { createHttpAgent } from '../../src/activities/http-client';
 import { startOrg } from '../../src/client/org-control';
 import { startTemporalDevServer, temporalCliPath, type RunningDevServer } from '../../src/demo/temporal-dev-server';
@@ -18,12 +17,12 @@ import { workflowIdForOrg } from '../../src/shared/org-workflow';
 import { AuditPhase } from '../../src/shared/phase';
 import { phaseSearchAttribute } from '../../src/shared/search-attributes';
 import type { AtlassianFault } from '../../src/standins/atlassian-standin';
-import type { DatadogFault } from '../../src/standins/datadog-standin';
 import { generateDemoEvents } from '../../src/standins/demo-events';
 import { createAuditWorker } from '../../src/worker/create-worker';
 import { pauseSignal, requestBackfillUpdate, resumeSignal, stopSignal } from '../../src/workflows/messages';
 import type { orgAuditWorkflow } from '../../src/workflows/org-audit-workflow';
 import { AuditHarness, WORKER_ENV, duplicatesOf, waitUntil, workflowBundle } from '../support/audit-harness';
+import { freePort } from '../support/ports';
 
 const PAGE_SIZE = 10;
 /** The Atlassian stand-in's bucket for the budget tests: 2 requests a second, 5 at once. */
@@ -61,9 +60,9 @@ async function stop(handle: WorkflowHandle<typeof orgAuditWorkflow>): Promise<vo
   await handle.result();
 }
 
-async function withWorker<T>(on: AuditHarness, work: (worker: Worker) => Promise<T>): Promise<T> {
+async function withWorker<T>(on: AuditHarness, work: () => Promise<T>): Promise<T> {
   const worker = await on.createWorker();
-  return worker.runUntil(() => work(worker));
+  return worker.runUntil(work);
 }
 
 function streamRequests(on: AuditHarness, orgId: string) {
@@ -71,11 +70,11 @@ function streamRequests(on: AuditHarness, orgId: string) {
 }
 
 describe('Atlassian faults are retried inside the poll activity: the workflow never sees them', () => {
-  test.each<[string, AtlassianFault, number]>([
-    ['503', { kind: 'status', status: 503 }, 3],
-    ['500 with an Atlassian error code', { kind: 'status', status: 500 }, 2],
-    ['a connection reset', { kind: 'reset' }, 3],
-  ])('%s ×%i: every event once, in order', async (_label, fault, times) => {
+  test.each<{ label: string; fault: AtlassianFault; times: number }>([
+    { label: '503', fault: { kind: 'status', status: 503 }, times: 3 },
+    { label: '500 with an Atlassian error code', fault: { kind: 'status', status: 500 }, times: 2 },
+    { label: 'a connection reset', fault: { kind: 'reset' }, times: 3 },
+  ])('$label ×$times: every event once, in order', async ({ fault, times }) => {
     const orgId = harness.newOrg();
     const added = addRecentEvents(harness, orgId, 25, 101);
     harness.atlassian.injectFault(orgId, fault, times);
@@ -172,21 +171,21 @@ describe('Atlassian 429s become durable, visible, interruptible waits', () => {
 });
 
 describe('Datadog faults are retried inside the ship activity; the cursor waits', () => {
-  test.each<[string, DatadogFault, number]>([
-    ['503 with Retry-After: 1, twenty in a row', { kind: 'status', status: 503, retryAfterSeconds: 1 }, 20],
-    ['500 without Retry-After', { kind: 'status', status: 500 }, 3],
-    ['408', { kind: 'status', status: 408 }, 3],
-    ['429 with Retry-After: 1', { kind: 'status', status: 429, retryAfterSeconds: 1 }, 5],
-  ])('%s (×%i): every event once, in order', async (_label, fault, times) => {
+  test.each<{ label: string; status: 500 | 503 | 408 | 429; retryAfterSeconds?: number; times: number }>([
+    { label: '503 with Retry-After: 1, twenty in a row', status: 503, retryAfterSeconds: 1, times: 20 },
+    { label: '500 without Retry-After', status: 500, times: 3 },
+    { label: '408', status: 408, times: 3 },
+    { label: '429 with Retry-After: 1', status: 429, retryAfterSeconds: 1, times: 5 },
+  ])('$label (×$times): every event once, in order', async ({ status, retryAfterSeconds, times }) => {
     const orgId = harness.newOrg();
     const added = addRecentEvents(harness, orgId, 25, 105);
     const requestsBefore = harness.datadog.requests.length;
-    harness.datadog.injectFault(fault, times);
+    harness.datadog.injectFault({ kind: 'status', status, retryAfterSeconds }, times);
     await withWorker(harness, async () => {
       const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE });
       await harness.waitForDelivered(orgId, added.length, 60_000);
       expectEachExactlyOnceInOrder(harness, orgId, added);
-      const refused = harness.datadog.requests.slice(requestsBefore).filter((r) => r.status === (fault as { status: number }).status);
+      const refused = harness.datadog.requests.slice(requestsBefore).filter((r) => r.status === status);
       expect(refused).toHaveLength(times);
       await stop(handle);
     });
@@ -283,8 +282,7 @@ describe('the Temporal server restarted mid-run', () => {
 
   test('SIGTERM mid-run, started again on the same port and database: the in-process worker carries on, every event arrives', async () => {
     const cli = temporalCliPath(join(__dirname, '..', '..'));
-    const [port, uiPort] = await freePorts(2);
-    const serverOptions = { port: port!, uiPort: uiPort!, dataDir, abortSignal: new AbortController().signal };
+    const serverOptions = { port: await freePort(), uiPort: await freePort(), dataDir, abortSignal: new AbortController().signal };
     server = await startTemporalDevServer(cli, serverOptions);
 
     const taskQueue = `audit-restart-${Date.now()}`;
@@ -303,9 +301,11 @@ describe('the Temporal server restarted mid-run', () => {
     const running = worker.run();
     try {
       const orgId = harness.newOrg();
+      const pageSize = 40;
       const added = addRecentEvents(harness, orgId, 400, 109);
-      await startOrg(client, taskQueue, { orgId, pageSize: PAGE_SIZE, maxRequestsPerMinute: 120, pollIntervalMs: 1_000, since: Date.now() - 24 * 3_600_000 });
-      await harness.waitForDelivered(orgId, 80, 60_000);
+      // A page a second: the stop falls mid-run.
+      await startOrg(client, taskQueue, { orgId, pageSize, maxRequestsPerMinute: 60, pollIntervalMs: 1_000, since: Date.now() - 24 * 3_600_000 });
+      await harness.waitForDelivered(orgId, 2 * pageSize, 60_000);
 
       await server.stop();
       const deliveredAtStop = harness.deliveredIds(orgId).length;
@@ -319,7 +319,7 @@ describe('the Temporal server restarted mid-run', () => {
       expect(deliveredAtStop).toBeLessThan(added.length);
       expect(new Set(delivered)).toEqual(new Set(added.map((e) => e.id)));
       // A page whose completion the stopped server never recorded is shipped again: at most one page twice.
-      expect(duplicates.length).toBeLessThanOrEqual(PAGE_SIZE);
+      expect(duplicates.length).toBeLessThanOrEqual(pageSize);
       expect(worker.getState()).toBe('RUNNING');
 
       const handle = client.workflow.getHandle<typeof orgAuditWorkflow>(workflowIdForOrg(orgId));
@@ -331,16 +331,3 @@ describe('the Temporal server restarted mid-run', () => {
     }
   });
 });
-
-/** Ports free right now on 127.0.0.1, all different. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const probe = createServer();
-      probe.listen(0, '127.0.0.1', () => resolve(probe));
-    }))
-  );
-  const ports = servers.map((probe) => (probe.address() as { port: number }).port);
-  await Promise.all(servers.map((probe) => new Promise((resolve) => probe.close(resolve))));
-  return ports;
-}
