@@ -360,7 +360,9 @@ describe('with AUDIT_PAYLOAD_KEY', () => {
     expect(inClear).toEqual([]);
     expect(keyIdsIn(histories)).toEqual(new Set([keyIdOf(PAYLOAD_KEY)]));
 
-    const failures = failuresIn(histories);
+    // The server writes its own workflow-task failure, message "UnhandledCommand" and nothing else, when a signal
+    // lands while a run is continuing as new (the task is then retried); it carries no data of ours.
+    const failures = failuresIn(histories).filter((failure) => failure.message !== 'UnhandledCommand' || failure.stackTrace !== '');
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(new Set(failures.map((failure) => failure.message))).toEqual(new Set(['Encoded failure']));
     expect(failures.filter((failure) => failure.stackTrace !== '')).toEqual([]);
