@@ -138,7 +138,9 @@ export class AuditHarness {
   }
 
   async waitForDelivered(orgId: string, count: number, timeoutMs = 60_000): Promise<void> {
-    await waitUntil(() => this.deliveredIds(orgId).length >= count, timeoutMs, () => `${this.deliveredIds(orgId).length}/${count} delivered for ${orgId}`);
+    // Distinct IDs: a repeat (e.g. after a SIGKILL) must not make the wait end before every event has arrived.
+    const distinct = () => new Set(this.deliveredIds(orgId)).size;
+    await waitUntil(() => distinct() >= count, timeoutMs, () => `${distinct()}/${count} distinct events delivered for ${orgId}`);
   }
 
   async close(): Promise<void> {
