@@ -181,7 +181,7 @@ describe('JSON log lines', () => {
 
   it("scrubs the values of the worker's secret variables from every line, wherever they appear", () => {
     const env = {
-      ATLASSIAN_API_KEY: 'ATATT3xFfGF0-atlassian-key',
+      ATLASSIAN_API_KEY: 'fake-test-atlassian-key-3xFfGF0',
       DD_API_KEY: '0123456789abcdef0123456789abcdef',
       DD_API_KEY_ROTATED: 'fedcba9876543210fedcba9876543210',
       AUDIT_PAYLOAD_OLD_KEYS: 'b2xkLWtleS1vbmUtMzItYnl0ZXMtbG9uZy4uLi4uLi4=, b2xkLWtleS10d28tMzItYnl0ZXMtbG9uZy4uLi4uLi4=',
