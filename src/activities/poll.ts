@@ -11,6 +11,7 @@ import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
 import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
+import { earliestNextRequest, respectBudget, SHORTEST_TIMER_MS } from '../workflows/request-pacing';
 
 export interface PollPageInput {
   orgId: string;
@@ -21,6 +22,20 @@ export interface PollPageInput {
   from?: number;
   to?: number;
   limit: number;
+  /**
+   * Read up to this many pages in one go, pacing the requests here: a pause shorter than a workflow timer can
+   * honour (about a second) is slept inside the activity, so an org whose budget allows several requests a second
+   * gets them. @default 1
+   */
+  maxPages?: number;
+  /** Stop adding pages once the bodies read reach this many bytes: the batch passes through history. @default 256 KiB */
+  maxBatchBytes?: number;
+  /** Epoch ms before which the first request must not go (the pacer's verdict, when it was under a timer's reach). */
+  notBefore?: number;
+  /** The org's own cap, applied between the requests of a batch. @default unlimited */
+  maxRequestsPerMinute?: number;
+  /** Epoch ms after which no further page is started (for a backfill: the tail is due). */
+  stopAfter?: number;
 }
 
 export interface RateLimitBudget {
@@ -30,15 +45,27 @@ export interface RateLimitBudget {
   resetAt?: number;
 }
 
+/** The fields marked optional are absent from outcomes recorded before batches existed: read them as one page. */
 export type PollPageOutcome =
   | {
       kind: 'page';
+      /** The events of every page read, in stream order. */
       events: PolledEvent[];
       /** Where the next poll continues; Atlassian returns one even on the last page. */
       nextCursor: string | null;
-      /** `processedAt` of the last event of the page: the tail's watermark. */
+      /** `processedAt` of the last event read: the tail's watermark. */
       lastProcessedAt: string | null;
       budget: RateLimitBudget;
+      /** Pages read (each `limit` events or, the last one of the stream, fewer). @default 1 */
+      pages?: number;
+      /** Requests sent, a 429 or a failure after the first page included. @default 1 */
+      requests?: number;
+      /** The last page read was short: the stream has nothing more for now. */
+      reachedEnd?: boolean;
+      /** Epoch ms when the org's next request may go, by its cap and Atlassian's headers. */
+      nextRequestAt?: number;
+      /** A 429 came after some pages: they are delivered first, then the workflow waits this long. */
+      rateLimitedForMs?: number;
     }
   | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
 
@@ -49,13 +76,81 @@ export interface PollDependencies {
   now: () => number;
 }
 
+const DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
+
+type PageResponse = Extract<PollPageOutcome, { kind: 'page' }> | Extract<PollPageOutcome, { kind: 'rateLimited' }>;
+
 /**
- * Reads one page of `GET /admin/v1/orgs/{orgId}/events-stream`. A 429 is returned, not thrown, so the workflow
- * can wait durably and visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body
- * that is not the documented page) is thrown as retryable and Temporal tries again with backoff.
+ * Reads `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`: one page, or with `maxPages` as many as the
+ * budget allows without a workflow timer. A 429 is returned, not thrown, so the workflow can wait durably and
+ * visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body that is not the documented
+ * page) is thrown as retryable and Temporal tries again with backoff. A failure after the first page ends the batch
+ * instead: what was read is returned, and the next poll meets the failure again from the cursor after it.
  */
 export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
   const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env);
+  const maxPages = input.maxPages ?? 1;
+  const maxBatchBytes = input.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const batch = {
+    events: [] as PolledEvent[],
+    nextCursor: input.cursor,
+    lastProcessedAt: null as string | null,
+    budget: {} as RateLimitBudget,
+    pages: 0,
+    requests: 0,
+    reachedEnd: false,
+  };
+  let batchBytes = 0;
+  let sendAt = input.notBefore ?? deps.now();
+  const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): PollPageOutcome => ({ kind: 'page', ...batch, ...extra });
+
+  for (;;) {
+    await sleepUntil(sendAt, deps.now);
+    const sentAt = deps.now();
+    let response: PageResponse & { bytes?: number };
+    try {
+      response = await requestPage(deps, apiKey, { ...input, cursor: batch.pages === 0 ? input.cursor : batch.nextCursor });
+    } catch (err) {
+      if (batch.pages === 0) throw err;
+      batch.requests++;
+      return outcome({ nextRequestAt: earliestNextRequest(sentAt, input.maxRequestsPerMinute) });
+    }
+    batch.requests++;
+    const nextRequestAt = respectBudget(earliestNextRequest(sentAt, input.maxRequestsPerMinute), response.budget, deps.now());
+    if (response.kind === 'rateLimited') {
+      if (batch.pages === 0) return response;
+      return outcome({ nextRequestAt, rateLimitedForMs: response.retryAfterMs });
+    }
+    batch.events.push(...response.events);
+    batch.nextCursor = response.nextCursor ?? batch.nextCursor;
+    batch.lastProcessedAt = response.lastProcessedAt ?? batch.lastProcessedAt;
+    batch.budget = response.budget;
+    batch.pages++;
+    batchBytes += response.bytes ?? 0;
+    batch.reachedEnd = response.events.length < input.limit;
+    const batchIsDone =
+      batch.reachedEnd ||
+      response.nextCursor === null ||
+      batch.pages >= maxPages ||
+      batchBytes >= maxBatchBytes ||
+      nextRequestAt - deps.now() >= SHORTEST_TIMER_MS ||
+      (input.stopAfter !== undefined && nextRequestAt >= input.stopAfter);
+    if (batchIsDone) return outcome({ nextRequestAt });
+    sendAt = nextRequestAt;
+  }
+}
+
+async function sleepUntil(at: number, now: () => number): Promise<void> {
+  const ms = at - now();
+  // Context.sleep ends early with a CancelledFailure when the activity is cancelled.
+  if (ms > 0) await Context.current().sleep(ms);
+}
+
+async function requestPage(
+  deps: PollDependencies,
+  apiKey: string,
+  input: PollPageInput
+): Promise<PageResponse & { bytes?: number }> {
   const url = new URL(`admin/v1/orgs/${encodeURIComponent(input.orgId)}/events-stream`, withSlash(deps.atlassianBaseUrl));
   url.searchParams.set('limit', String(input.limit));
   if (input.cursor) {
@@ -93,10 +188,10 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
     throw transportFailure('Atlassian', err);
   }
   if (status !== 200) throw statusFailure(status, text, url);
-  return { kind: 'page', ...parsePage(text, url), budget };
+  return { kind: 'page', ...parsePage(text, url), budget, bytes: text.length };
 }
 
-function parsePage(text: string, url: URL): Omit<Extract<PollPageOutcome, { kind: 'page' }>, 'kind' | 'budget'> {
+function parsePage(text: string, url: URL): Pick<Extract<PollPageOutcome, { kind: 'page' }>, 'events' | 'nextCursor' | 'lastProcessedAt'> {
   let json: unknown;
   try {
     json = JSON.parse(text);

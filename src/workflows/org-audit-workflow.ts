@@ -10,7 +10,9 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -26,7 +28,7 @@ import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-att
 import type { BackfillRequest } from './backfill-ranges';
 import { iso, subtractRanges, validateBackfillRequest } from './backfill-ranges';
 import { renderCurrentDetails } from './current-details';
-import { earliestNextRequest, respectBudget, tailPollDelay } from './request-pacing';
+import { earliestNextRequest, respectBudget, SHORTEST_TIMER_MS, tailPollDelay } from './request-pacing';
 import type { BackfillAccepted, RotateCredentialsInput } from './messages';
 import {
   backfillSignal,
@@ -40,7 +42,7 @@ import {
 import type { BackfillRange, OrgAuditInput, OrgAuditState, StreamPosition } from './org-audit-state';
 import { statusOf } from './org-audit-status';
 import { MAX_FINISHED_BACKFILLS_KEPT, pendingBackfills, rememberIds, tailLagMs, withDefaults } from './org-audit-state';
-import { recordPageDelivered, recordPhaseAndLag, recordRateLimited } from './workflow-metrics';
+import { recordPagesDelivered, recordPhaseAndLag, recordRateLimited } from './workflow-metrics';
 
 // Poll and ship heartbeat every 5 s while they run: a short heartbeat timeout finds a dead worker quickly.
 const { pollEventsPage } = proxyActivities<Activities>({
@@ -48,10 +50,17 @@ const { pollEventsPage } = proxyActivities<Activities>({
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
-const { mapEvents } = proxyActivities<Activities>({
+const mapOptions = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+} as const;
+/** Runs started before `BATCHED_POLLS` map in a scheduled activity; a replay of them must do the same. */
+const { mapEvents: mapEventsScheduled } = proxyActivities<Activities>(mapOptions);
+/**
+ * Mapping is pure and fast (~50 µs an event): a local activity spares it two task hand-offs through the server, and
+ * the page's events do not enter history a second time as its input.
+ */
+const { mapEvents } = proxyLocalActivities<Activities>(mapOptions);
 const { shipLogs } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
@@ -67,6 +76,18 @@ const HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW = 2_000_000;
 
 /** How long to wait before retrying a page that failed in a way no activity retry fixes. */
 const FAILURE_RETRY_MS = 5 * 60_000;
+
+/**
+ * Patch ID of the batched poll: pauses under a timer's reach are slept in the poll activity, which reads several
+ * pages when they are small, and mapping is a local activity. Histories written before it replay the old way.
+ */
+const BATCHED_POLLS = 'batched-polls';
+
+/** Most pages one poll reads; the poll also stops at its byte limit, when the stream ends, or when a pause is due. */
+const MAX_PAGES_PER_POLL = 50;
+
+/** Longest a backfill poll keeps reading pages while the tail waits for its turn. */
+const MAX_POLL_BATCH_MS = 10_000;
 
 export interface OrgAuditResult {
   stoppedBecause: string;
@@ -206,8 +227,9 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       await waitFor(state.tail.nextPollAt - now, `next tail poll at ${iso(state.tail.nextPollAt)}`);
       continue;
     }
-    if (state.nextRequestAt > now) {
-      await waitFor(state.nextRequestAt - now, `pacing: ${config.maxRequestsPerMinute} requests/minute`);
+    const pacingMs = state.nextRequestAt - now;
+    if (pacingMs >= (patched(BATCHED_POLLS) ? SHORTEST_TIMER_MS : 1)) {
+      await waitFor(pacingMs, `pacing: ${config.maxRequestsPerMinute} requests/minute`);
       continue;
     }
     try {
@@ -229,11 +251,13 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
   async function workOnePage(job: Job): Promise<void> {
     const stream: StreamPosition = job.kind === 'tail' ? state.tail : job.range;
     const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
-    state.nextRequestAt = earliestNextRequest(Date.now(), config.maxRequestsPerMinute);
-    state.stats.requests++;
+    const batched = patched(BATCHED_POLLS);
+    const sendAt = Math.max(Date.now(), state.nextRequestAt);
+    state.nextRequestAt = earliestNextRequest(sendAt, config.maxRequestsPerMinute);
+    const batchEnd = Date.now() + MAX_POLL_BATCH_MS;
 
     const outcome: PollPageOutcome = await pollEventsPage.executeWithOptions(
-      { summary: `poll ${label} page ${stream.pages + 1}` },
+      { summary: `poll ${label} from page ${stream.pages + 1}` },
       [
         {
           orgId: config.orgId,
@@ -242,17 +266,23 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
           from: job.kind === 'tail' ? config.since : job.range.from,
           to: job.kind === 'tail' ? undefined : job.range.to,
           limit: config.pageSize,
+          ...(batched && {
+            notBefore: sendAt,
+            maxRequestsPerMinute: config.maxRequestsPerMinute,
+            maxPages: MAX_PAGES_PER_POLL,
+            stopAfter: job.kind === 'tail' ? batchEnd : Math.min(batchEnd, state.tail.nextPollAt),
+          }),
         },
       ]
     );
 
-    state.nextRequestAt = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
+    state.stats.requests += outcome.kind === 'page' ? (outcome.requests ?? 1) : 1;
     if (outcome.kind === 'rateLimited') {
-      state.stats.rateLimited++;
-      recordRateLimited(config.orgId);
-      state.rateLimitedUntil = Date.now() + outcome.retryAfterMs;
+      state.nextRequestAt = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
+      holdForRateLimit(outcome.retryAfterMs);
       return;
     }
+    state.nextRequestAt = outcome.nextRequestAt ?? respectBudget(state.nextRequestAt, outcome.budget, Date.now());
 
     const inRange = job.kind === 'tail' ? outcome.events : outcome.events.filter((e) => withinRange(e, job.range));
     const recent = new Set(state.recentIds);
@@ -260,7 +290,8 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     state.stats.duplicatesDropped += inRange.length - fresh.length;
 
     if (fresh.length > 0) {
-      const logs = await mapEvents.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
+      const map = batched ? mapEvents : mapEventsScheduled;
+      const logs = await map.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
         { orgId: config.orgId, origin: job.kind, events: fresh, atlassianCredential: state.credentials.atlassian },
       ]);
       const shipped = await shipLogs.executeWithOptions({ summary: `ship ${logs.length} logs (${label})` }, [
@@ -274,12 +305,14 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     }
 
     // Only now, with the page delivered, does the position move on.
+    const pages = outcome.pages ?? 1;
     stream.cursor = outcome.nextCursor ?? stream.cursor;
-    stream.pages++;
+    stream.pages += pages;
     stream.events += fresh.length;
-    state.stats.pages++;
-    recordPageDelivered(config.orgId, job.kind, fresh.length);
-    const reachedEnd = outcome.events.length < config.pageSize;
+    state.stats.pages += pages;
+    recordPagesDelivered(config.orgId, job.kind, pages, fresh.length);
+    if (outcome.rateLimitedForMs !== undefined) holdForRateLimit(outcome.rateLimitedForMs);
+    const reachedEnd = outcome.reachedEnd ?? outcome.events.length < config.pageSize;
     if (job.kind === 'tail') {
       if (outcome.lastProcessedAt) state.tail.watermark = Date.parse(outcome.lastProcessedAt);
       state.tail.caughtUpAt = reachedEnd ? Date.now() : null;
@@ -290,6 +323,12 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
       job.range.completedAt = Date.now();
       pruneFinishedBackfills(state);
     }
+  }
+
+  function holdForRateLimit(retryAfterMs: number): void {
+    state.stats.rateLimited++;
+    recordRateLimited(config.orgId);
+    state.rateLimitedUntil = Date.now() + retryAfterMs;
   }
 
   /** A credential failure holds the cursor and waits for `rotate`; any other failure is not ours to absorb. */

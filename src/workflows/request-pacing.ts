@@ -8,9 +8,15 @@ import { MAX_RATE_LIMIT_WAIT_MS } from '../activities/rate-limit-headers';
 /** Empty tail polls in a row before the interval starts to grow. */
 export const EMPTY_POLLS_BEFORE_BACKOFF = 3;
 
-/** The earliest time for the request after one sent at `sentAt`: the org's own cap first. */
-export function earliestNextRequest(sentAt: number, maxRequestsPerMinute: number): number {
-  return sentAt + Math.ceil(60_000 / maxRequestsPerMinute);
+/**
+ * A Temporal timer shorter than this fires after about this long anyway (seen on dev server 1.29.1): a shorter
+ * pause goes into the poll activity instead, which sleeps it exactly.
+ */
+export const SHORTEST_TIMER_MS = 1_000;
+
+/** The earliest time for the request after one sent at `sentAt`: the org's own cap first (none when undefined). */
+export function earliestNextRequest(sentAt: number, maxRequestsPerMinute: number | undefined): number {
+  return maxRequestsPerMinute === undefined ? sentAt : sentAt + Math.ceil(60_000 / maxRequestsPerMinute);
 }
 
 /**

@@ -25,9 +25,9 @@ export const WorkflowMetric = {
 } as const;
 
 /** A page was delivered and its stream position moved on; `events` are the new ones shipped (repeats excluded). */
-export function recordPageDelivered(orgId: string, origin: 'tail' | 'backfill', events: number): void {
+export function recordPagesDelivered(orgId: string, origin: 'tail' | 'backfill', pages: number, events: number): void {
   const tags = { org_id: orgId, origin };
-  metricMeter.createCounter(WorkflowMetric.pages, undefined, 'Pages of events-stream delivered').add(1, tags);
+  metricMeter.createCounter(WorkflowMetric.pages, undefined, 'Pages of events-stream delivered').add(pages, tags);
   metricMeter.createCounter(WorkflowMetric.eventsShipped, undefined, 'Audit events delivered to Datadog').add(events, tags);
 }
 

@@ -1,4 +1,5 @@
 /** The poll activity against the Atlassian stand-in: each HTTP answer becomes the typed outcome the workflow expects. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHttpAgent } from '../../src/activities/http-client';
@@ -108,4 +109,80 @@ test('an event that fails validation is kept, raw, with the problem', async () =
   const invalid = outcome.events.find((e) => e.kind === 'malformed');
   expect(invalid).toMatchObject({ kind: 'malformed', problem: expect.stringContaining('attributes.actor') });
   expect(outcome.events.map((e) => e.id)).toContain(event!.id);
+});
+
+describe('a batch: several pages in one poll, paced inside the activity', () => {
+  let orgCount = 0;
+  const newOrgWithEvents = (count: number) => {
+    const orgId = `batch-org-${++orgCount}`;
+    standin.addOrg(orgId, { apiKeys: [KEY] });
+    const added = standin.addEvents(orgId, Array.from({ length: count }, (_, i) => ({ action: 'group_created', time: Date.now() - 10_000 + i })));
+    return { orgId, ids: added.map((e) => e.id) };
+  };
+  const requestTimes = (orgId: string) => standin.requests.filter((r) => r.orgId === orgId).map((r) => r.at);
+  const asPage = (outcome: PollPageOutcome) => {
+    if (outcome.kind !== 'page') throw new Error(`expected pages, got ${outcome.kind}`);
+    return outcome;
+  };
+
+  test('reads on from each page’s cursor until the stream ends, never faster than the org’s cap', async () => {
+    const { orgId, ids } = newOrgWithEvents(7);
+    const batch = asPage(await poll({ orgId, maxPages: 10, maxRequestsPerMinute: 600 }));
+    expect(batch.events.map((e) => e.id)).toEqual(ids);
+    expect(batch).toMatchObject({ pages: 4, requests: 4, reachedEnd: true });
+    // 600/min: 100 ms between sends. Arrival times carry the first request's connection set-up as jitter.
+    const times = requestTimes(orgId);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(3 * 100 - 20);
+    // The cursor after the batch continues the stream.
+    const after = asPage(await poll({ orgId, cursor: batch.nextCursor }));
+    expect(after.events).toEqual([]);
+  });
+
+  test('stops at maxPages, and where the next pause is one a workflow timer must take', async () => {
+    const { orgId, ids } = newOrgWithEvents(9);
+    const capped = asPage(await poll({ orgId, maxPages: 2 }));
+    expect(capped.events.map((e) => e.id)).toEqual(ids.slice(0, 4));
+    expect(capped).toMatchObject({ pages: 2, reachedEnd: false });
+    const sentAt = Date.now();
+    const slow = asPage(await poll({ orgId, cursor: capped.nextCursor, maxPages: 10, maxRequestsPerMinute: 30 }));
+    expect(slow).toMatchObject({ pages: 1, reachedEnd: false });
+    expect(slow.events.map((e) => e.id)).toEqual(ids.slice(4, 6));
+    expect(slow.nextRequestAt! - sentAt).toBeGreaterThanOrEqual(2_000);
+  });
+
+  test('the first request waits for notBefore', async () => {
+    const { orgId } = newOrgWithEvents(1);
+    const notBefore = Date.now() + 300;
+    await poll({ orgId, notBefore, maxPages: 5 });
+    expect(requestTimes(orgId)[0]).toBeGreaterThanOrEqual(notBefore);
+  });
+
+  /** Injects `fault` once the batch's first request was answered, so that the second request meets it. */
+  async function faultOnSecondRequest(orgId: string, fault: Parameters<AtlassianStandin['injectFault']>[1]): Promise<void> {
+    while (requestTimes(orgId).length === 0) await sleep(5);
+    standin.injectFault(orgId, fault);
+  }
+
+  test('a 429 after some pages: the pages read come back with the wait Atlassian asked for', async () => {
+    const { orgId, ids } = newOrgWithEvents(6);
+    const polled = poll({ orgId, maxPages: 10, maxRequestsPerMinute: 120 });
+    await faultOnSecondRequest(orgId, { kind: 'rateLimit', retryAfterSeconds: 4 });
+    const batch = asPage(await polled);
+    expect(batch).toMatchObject({ pages: 1, requests: 2, rateLimitedForMs: 4_000, reachedEnd: false });
+    expect(batch.events.map((e) => e.id)).toEqual(ids.slice(0, 2));
+  });
+
+  test('a failure after the first page ends the batch with what was read; the next poll meets the failure', async () => {
+    const { orgId, ids } = newOrgWithEvents(6);
+    const polled = poll({ orgId, maxPages: 10, maxRequestsPerMinute: 120 });
+    await faultOnSecondRequest(orgId, { kind: 'status', status: 503 });
+    const batch = asPage(await polled);
+    expect(batch).toMatchObject({ pages: 1, requests: 2, reachedEnd: false });
+    expect(batch.events.map((e) => e.id)).toEqual(ids.slice(0, 2));
+    standin.injectFault(orgId, { kind: 'malformedBody' });
+    const failure = await failureOf(poll({ orgId, cursor: batch.nextCursor }));
+    expect(failure.type).toBe('AtlassianInvalidResponse');
+    const rest = asPage(await poll({ orgId, cursor: batch.nextCursor, maxPages: 10 }));
+    expect(rest.events.map((e) => e.id)).toEqual(ids.slice(2));
+  });
 });

@@ -100,13 +100,13 @@ test('events processed late (own time hours old, processing time new) arrive exa
 test('continue-as-new during a run loses nothing and repeats nothing', async () => {
   const orgId = harness.newOrg();
   const start = Date.now() - 20 * 60_000;
-  const added = harness.atlassian.addEvents(orgId, generateDemoEvents({ seed: 11, count: 600, startTime: start, spacingMs: 1_000 }));
+  const added = harness.atlassian.addEvents(orgId, generateDemoEvents({ seed: 11, count: 1_500, startTime: start, spacingMs: 500 }));
   const worker = await harness.createWorker();
   await worker.runUntil(async () => {
     const handle = await harness.startOrg({
       orgId,
       pageSize: 50,
-      continueAsNewAfterHistoryLength: 40,
+      continueAsNewAfterHistoryLength: 20,
     });
     await harness.waitForDelivered(orgId, added.length, 60_000);
     // New events after the continue-as-new chain are still picked up.

@@ -215,8 +215,19 @@ function leaks(texts: Texts, secrets: readonly string[]): Record<string, string[
 
 /** Search attributes and headers are never passed to the payload codec (reference §5): by design in clear. */
 function isCodecEncoded(path: string): boolean {
-  return !/\.(searchAttributes|header)\./.test(path);
+  return !/\.(searchAttributes|header)\./.test(path) && !isSdkMarkerBookkeeping(path);
 }
+
+/**
+ * The SDK's core writes two marker payloads itself, past the payload codec: a patch marker's `patch-data` (the
+ * patch ID) and a local activity marker's `data` (sequence number, attempt, activity type, times). The activity's
+ * result, the marker's `result`, goes through the codec like any other payload.
+ */
+function isSdkMarkerBookkeeping(path: string): boolean {
+  return /\.markerRecordedEventAttributes\.details\.(patch-data|data)\./.test(path);
+}
+
+const SDK_MARKER_FIELDS = new Set(['id', 'deprecated', 'seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time']);
 
 function keyIdsIn(value: unknown): Set<string> {
   return new Set(
@@ -358,6 +369,11 @@ describe('with AUDIT_PAYLOAD_KEY', () => {
       .filter(({ path, payload }) => isCodecEncoded(path) && encodingOf(payload) !== ENCRYPTED_PAYLOAD_METADATA.encoding)
       .map(({ path }) => path);
     expect(inClear).toEqual([]);
+    const markerFields = payloads
+      .filter(({ path }) => isSdkMarkerBookkeeping(path))
+      .flatMap(({ payload }) => Object.keys(JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')) as object));
+    expect(markerFields.length).toBeGreaterThan(0);
+    expect(markerFields.filter((field) => !SDK_MARKER_FIELDS.has(field))).toEqual([]);
     expect(keyIdsIn(histories)).toEqual(new Set([keyIdOf(PAYLOAD_KEY)]));
 
     // The server writes its own workflow-task failure, message "UnhandledCommand" and nothing else, when a signal
