@@ -1,16 +1,16 @@
 /**
  * Where each page's time goes in the workflow, from history: a page's cycle runs from the scheduling of its poll to
- * the scheduling of the next poll, and holds the three activities' own execution, the waits for a worker to pick
- * each up, and the workflow tasks that decide what comes next (with continue-as-new where it happens).
+ * the scheduling of the next poll, and holds the poll's and the ship's own execution, the waits for a worker to pick
+ * each up, and the workflow tasks that decide what comes next, the map (a local activity) inside one of them, with
+ * continue-as-new where it happens.
  */
 import type { ActivityExecution, TimerStart, WorkflowTaskTiming } from './history-timeline';
 
-export const ACTIVITY_TYPES = { poll: 'pollEventsPage', map: 'mapEvents', ship: 'shipLogs' } as const;
+export const ACTIVITY_TYPES = { poll: 'pollEventsPage', ship: 'shipLogs' } as const;
 
 export interface PageCycle {
   cycleMs: number;
   pollMs: number;
-  mapMs: number;
   shipMs: number;
   /** Schedule-to-start of the page's activities: waiting for a worker slot and the task's dispatch. */
   activityDispatchMs: number;
@@ -20,8 +20,6 @@ export interface PageCycle {
   crossesRuns: boolean;
   /** Whole cycle minus the HTTP-bound activities (poll and ship): what Temporal and the map step add to a page. */
   overheadMs: number;
-  /** Whole cycle minus all three activities' execution: Temporal's orchestration alone. */
-  orchestrationMs: number;
 }
 
 /**
@@ -39,13 +37,11 @@ export function pageCycles(executions: readonly ActivityExecution[], tasks: read
     const inside = executions.filter((execution) => execution.scheduledAt >= from && execution.scheduledAt < to);
     const execution = (type: string) => inside.filter((each) => each.type === type).reduce((sum, each) => sum + each.endedAt - each.startedAt, 0);
     const pollMs = execution(ACTIVITY_TYPES.poll);
-    const mapMs = execution(ACTIVITY_TYPES.map);
     const shipMs = execution(ACTIVITY_TYPES.ship);
     const cycleMs = to - from;
     cycles.push({
       cycleMs,
       pollMs,
-      mapMs,
       shipMs,
       activityDispatchMs: inside.reduce((sum, each) => sum + each.startedAt - each.scheduledAt, 0),
       workflowTaskMs: tasks
@@ -53,7 +49,6 @@ export function pageCycles(executions: readonly ActivityExecution[], tasks: read
         .reduce((sum, task) => sum + task.completedAt - task.scheduledAt, 0),
       crossesRuns: polls[index + 1]!.runIndex !== poll.runIndex,
       overheadMs: cycleMs - pollMs - shipMs,
-      orchestrationMs: cycleMs - pollMs - mapMs - shipMs,
     });
   }
   return cycles;
