@@ -267,6 +267,25 @@ describe('Atlassian’s budget (token bucket of 2 requests/s, burst 5; our own c
   });
 });
 
+describe('the org’s own cap', () => {
+  test('300 requests a minute: never two requests closer than 200 ms, though a workflow timer cannot wait under a second', async () => {
+    const orgId = harness.newOrg();
+    const added = addRecentEvents(harness, orgId, 30 * PAGE_SIZE, 109);
+    await withWorker(harness, async () => {
+      const handle = await harness.startOrg({ orgId, pageSize: PAGE_SIZE, maxRequestsPerMinute: 300 });
+      await harness.waitForDelivered(orgId, added.length, 60_000);
+      expectEachExactlyOnceInOrder(harness, orgId, added);
+      await stop(handle);
+    });
+    // Arrival times: the requests are sent at least 200 ms apart; the network adds a few ms of jitter either way.
+    const times = streamRequests(harness, orgId).map((r) => r.at);
+    expect(times.length).toBeGreaterThan(30);
+    const gaps = times.slice(1).map((at, i) => at - times[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200 - 25);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual((times.length - 1) * 200 - 25);
+  });
+});
+
 describe('the Temporal server restarted mid-run', () => {
   let dataDir: string;
   let server: RunningDevServer | undefined;
