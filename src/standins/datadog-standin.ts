@@ -84,6 +84,7 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 
 const controlFaultBodySchema = z.object({ fault: datadogFaultSchema, times: z.number().int().min(1).default(1) });
+const controlOutageBodySchema = z.object({ fault: datadogFaultSchema, durationMs: z.number().int().min(1) });
 const controlKeysBodySchema = z.object({ apiKeys: z.array(z.string().min(1)).min(1) });
 
 export class DatadogStandin {
@@ -98,6 +99,7 @@ export class DatadogStandin {
   private truncated = 0;
   private apiKeys: Set<string>;
   private readonly faults: { fault: DatadogFault; remaining: number }[] = [];
+  private outage: { fault: DatadogFault; until: number } | undefined;
   private readonly now: () => number;
   /** NDJSON appends are chained so concurrent requests never interleave their lines. */
   private ndjsonQueue: Promise<void> = Promise.resolve();
@@ -163,6 +165,14 @@ export class DatadogStandin {
   /** Queues a fault for the next `times` intake requests, first in first out. */
   injectFault(fault: DatadogFault, times = 1): void {
     this.faults.push({ fault: datadogFaultSchema.parse(fault), remaining: times });
+  }
+
+  /**
+   * An outage: every intake request gets `fault` until the stand-in's clock reaches `until` (epoch ms), however
+   * many there are; queued faults wait until it is over. A later call replaces the outage; `until` in the past ends it.
+   */
+  startOutage(fault: DatadogFault, until: number): void {
+    this.outage = { fault: datadogFaultSchema.parse(fault), until };
   }
 
   /** Resolves once `predicate(received)` holds, checking every 20 ms of real time; rejects after `timeoutMs`. */
@@ -265,6 +275,10 @@ export class DatadogStandin {
   }
 
   private takeFault(): DatadogFault | undefined {
+    if (this.outage) {
+      if (this.now() < this.outage.until) return this.outage.fault;
+      this.outage = undefined;
+    }
     const queued = this.faults[0];
     if (!queued) return undefined;
     queued.remaining -= 1;
@@ -276,13 +290,19 @@ export class DatadogStandin {
     const { pathname } = request.url;
     if (request.method === 'GET' && pathname === '/_standin/stats') return jsonReply(200, this.stats());
     if (request.method === 'GET' && pathname === '/_standin/logs') return jsonReply(200, { data: this.receivedLogs });
-    if (request.method === 'POST' && (pathname === '/_standin/faults' || pathname === '/_standin/keys')) {
+    if (request.method === 'POST' && ['/_standin/faults', '/_standin/outage', '/_standin/keys'].includes(pathname)) {
       try {
         const body: unknown = JSON.parse(request.body.toString('utf8'));
         if (pathname === '/_standin/faults') {
           const { fault, times } = controlFaultBodySchema.parse(body);
           this.injectFault(fault, times);
           return jsonReply(200, { queued: times });
+        }
+        if (pathname === '/_standin/outage') {
+          const { fault, durationMs } = controlOutageBodySchema.parse(body);
+          const until = this.now() + durationMs;
+          this.startOutage(fault, until);
+          return jsonReply(200, { until: new Date(until).toISOString() });
         }
         const { apiKeys } = controlKeysBodySchema.parse(body);
         this.setApiKeys(apiKeys);

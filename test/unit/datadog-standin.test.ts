@@ -188,6 +188,35 @@ describe('Datadog logs intake stand-in', () => {
       expect(standin.receivedEventIds()).toEqual(['a']);
     });
 
+    it('answers every request during an outage, ahead of queued faults, and recovers when its time is up', async () => {
+      await standin.close();
+      let now = NOW;
+      await startStandin({ now: () => now });
+      standin.injectFault({ kind: 'status', status: 500 });
+      standin.startOutage({ kind: 'status', status: 503 }, NOW + 60_000);
+      for (let i = 0; i < 5; i++) {
+        const refused = await send([log('a')]);
+        expect(refused.status).toBe(503);
+        expect(refused.headers['retry-after']).toBeUndefined();
+        now += 10_000;
+      }
+      now = NOW + 59_999;
+      expect((await send([log('a')])).status).toBe(503);
+      now = NOW + 60_000;
+      // Over: the fault queued before the outage comes next, then logs are accepted again.
+      expect((await send([log('a')])).status).toBe(500);
+      expect((await send([log('a')])).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['a']);
+      expect(standin.stats().requestsByStatus).toEqual({ '202': 1, '500': 1, '503': 6 });
+    });
+
+    it('ends an outage early when started again with a time in the past', async () => {
+      standin.startOutage({ kind: 'reset' }, NOW + 60_000);
+      await expect(send([log('a')])).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+      standin.startOutage({ kind: 'reset' }, NOW);
+      expect((await send([log('a')])).status).toBe(202);
+    });
+
     it('resets the connection, receiving nothing', async () => {
       standin.injectFault({ kind: 'reset' });
       await expect(send([log('a')])).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
@@ -243,6 +272,12 @@ describe('Datadog logs intake stand-in', () => {
       expect((await send([log('a')])).status).toBe(403);
       expect((await send([log('a'), log('old', { timestamp: 0 })], { key: 'rotated' })).status).toBe(202);
       expect((await control('POST', 'faults', { fault: { kind: 'status', status: 418 } })).status).toBe(400);
+      expect(await control('POST', 'outage', { fault: { kind: 'status', status: 503 }, durationMs: 1 })).toEqual({
+        status: 200,
+        body: { until: new Date(NOW + 1).toISOString() },
+      });
+      expect((await send([log('a')], { key: 'rotated' })).status).toBe(503);
+      expect((await control('POST', 'outage', { fault: { kind: 'status', status: 503 } })).status).toBe(400);
 
       expect(await control('GET', 'stats')).toEqual({
         status: 200,
@@ -250,8 +285,8 @@ describe('Datadog logs intake stand-in', () => {
           received: 1,
           dropped: 1,
           truncated: 0,
-          requests: 3,
-          requestsByStatus: { '202': 1, '403': 1, '500': 1 },
+          requests: 4,
+          requestsByStatus: { '202': 1, '403': 1, '500': 1, '503': 1 },
         },
       });
       expect(await control('GET', 'logs')).toEqual({ status: 200, body: { data: [log('a')] } });
