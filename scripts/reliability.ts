@@ -34,7 +34,7 @@ import { startTemporalDevServer, temporalCliPath, type DevServerOptions, type Ru
 import { workflowIdForOrg } from '../src/shared/org-workflow';
 import { AtlassianStandin, type AtlassianFault, type AtlassianStandinOptions } from '../src/standins/atlassian-standin';
 import { DatadogStandin, type DatadogFault } from '../src/standins/datadog-standin';
-import { generateDemoEvents } from '../src/standins/demo-events';
+import { generateDemoEvents, mulberry32 } from '../src/standins/demo-events';
 import { WORKFLOWS_PATH } from '../src/worker/create-worker';
 import { requestBackfillUpdate, statusQuery, stopSignal } from '../src/workflows/messages';
 import type { orgAuditWorkflow } from '../src/workflows/org-audit-workflow';
@@ -137,18 +137,6 @@ function parseGroups(raw: string): ReadonlySet<ScenarioGroup> {
   const unknown = names.filter((name) => !(SCENARIO_GROUPS as readonly string[]).includes(name));
   if (names.length === 0 || unknown.length > 0) throw new Error(`--only takes a comma-separated list of ${SCENARIO_GROUPS.join(', ')}`);
   return new Set(names as ScenarioGroup[]);
-}
-
-/** The same generator the demo events use: one seed replays the same kill and stop moments. */
-function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -800,7 +788,7 @@ function printFaults(row: Row, figures: FaultsFigures, settings: Settings): void
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const random = seededRandom(settings.seed);
+  const random = mulberry32(settings.seed) // one seed replays the same kill and stop moments;
   const runStartedAt = Date.now();
   const selected = (group: ScenarioGroup) => settings.only.has(group);
   console.log(

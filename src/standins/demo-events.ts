@@ -366,7 +366,7 @@ function formatEventTime(timeMs: number, random: () => number): string {
 }
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; enough for reproducible demo data, not for anything secret. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
