@@ -788,7 +788,8 @@ function printFaults(row: Row, figures: FaultsFigures, settings: Settings): void
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const random = mulberry32(settings.seed) // one seed replays the same kill and stop moments;
+  // One seed replays the same kill and stop moments.
+  const random = mulberry32(settings.seed);
   const runStartedAt = Date.now();
   const selected = (group: ScenarioGroup) => settings.only.has(group);
   console.log(
