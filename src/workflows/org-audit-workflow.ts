@@ -1,7 +1,7 @@
 /**
- * One long-lived workflow per Atlassian organization: poll a page of `events-stream`, map it, ship it to Datadog,
- * and only then advance the cursor. Handlers only record intent; the main loop acts between pages, so no page is
- * ever left half done by a pause, a rotation or a stop.
+ * One long-lived workflow per Atlassian organization: poll the next page of `events-stream` (several small ones
+ * when the budget allows), map it, ship it to Datadog, and only then advance the cursor. Handlers only record
+ * intent; the main loop acts between polls, so no page is ever left half done by a pause, a rotation or a stop.
  */
 import {
   ActivityFailure,
