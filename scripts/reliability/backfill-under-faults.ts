@@ -70,6 +70,11 @@ export async function backfillUnderFaultsScenario(bench: Bench, random: Random, 
       break;
     }
     await sleep(step.delayMs);
+    if (bench.distinctDelivered(orgId) >= expected.length) {
+      // Nothing left to deliver: a fault now would hit an idle org and wait in vain for its next event.
+      console.log(`  every event delivered before fault ${faults.length + 1} of ${plan.length}: no more faults (use a larger --kill-events)`);
+      break;
+    }
     const fault: InjectedFault = { kind: step.kind, at: Date.now(), deliveredBefore: bench.distinctDelivered(orgId), recoveryMs: null, duplicates: 0 };
     faults.push(fault);
     if (step.kind === 'kill') {

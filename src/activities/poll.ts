@@ -11,7 +11,7 @@ import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
 import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
-import { earliestNextRequest, respectBudget, SHORTEST_TIMER_MS } from '../workflows/request-pacing';
+import { earliestNextRequest, respectBudget } from '../workflows/request-pacing';
 
 export interface PollPageInput {
   orgId: string;
@@ -23,9 +23,8 @@ export interface PollPageInput {
   to?: number;
   limit: number;
   /**
-   * Read up to this many pages in one go, pacing the requests here: a pause shorter than a workflow timer can
-   * honour (about a second) is slept inside the activity, so an org whose budget allows several requests a second
-   * gets them. @default 1
+   * Read up to this many pages in one go while the pauses between them are short (a budget of several requests a
+   * second), pacing them here: a workflow timer cannot wait less than about a second. @default 1
    */
   maxPages?: number;
   /**
@@ -81,6 +80,12 @@ export interface PollDependencies {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 192 * 1024;
+
+/**
+ * The pages read so far wait in the activity for the batch to end: a longer pause before the next one would delay
+ * their delivery more than a separate poll costs. Shorter pauses before a poll's first page are slept too (`notBefore`).
+ */
+const MAX_WAIT_WITHIN_BATCH_MS = 250;
 
 /** One request's answer: a page with the size of its body, or a 429. */
 type PageResponse =
@@ -140,7 +145,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
       response.nextCursor === null ||
       batch.pages >= maxPages ||
       batchBytes + response.bytes > maxBatchBytes ||
-      nextRequestAt - deps.now() >= SHORTEST_TIMER_MS ||
+      nextRequestAt - deps.now() > MAX_WAIT_WITHIN_BATCH_MS ||
       (input.stopAfter !== undefined && nextRequestAt >= input.stopAfter);
     if (batchIsDone) return outcome({ nextRequestAt });
     sendAt = nextRequestAt;
