@@ -86,7 +86,7 @@ const BATCHED_POLLS = 'batched-polls';
 /** Most pages one poll reads; the poll also stops at its byte limit, when the stream ends, or when a pause is due. */
 const MAX_PAGES_PER_POLL = 50;
 
-/** Longest a backfill poll keeps reading pages while the tail waits for its turn. */
+/** Longest one poll keeps reading pages, so a stop or a pause waits no longer; a backfill poll also ends when the tail is due. */
 const MAX_POLL_BATCH_MS = 10_000;
 
 export interface OrgAuditResult {
