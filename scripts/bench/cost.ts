@@ -228,13 +228,13 @@ function report(backfills: BackfillCost[], idle: IdleCost, idleObservationMs: nu
         measured: `${fixed(actionsPerEvent(cost), 4)} (${fixed(cost.actions.total / cost.events, 4)} from history alone)`,
         met: actionsPerEvent(cost) <= ACTIONS_PER_BACKFILL_EVENT_TARGET,
         reason:
-          `${fixed(cost.actions.total / cost.pages, 1)} actions per page of ${START_DEFAULTS.pageSize} (three activities, the pacing timer, ` +
+          `${fixed(cost.actions.total / cost.pages, 1)} actions per page of ${START_DEFAULTS.pageSize} (poll and ship, the map's local-activity marker, the pacing timer, ` +
           `continue-as-new every ${fixed(cost.pages / cost.runs, 1)} pages) plus about one heartbeat`,
       })),
     ],
     findings: [
       `History: ${bytes(perThousand(plain.historyBytes, plain))} per 1,000 events in clear, because every page of events is ` +
-        'stored four times (poll result, map input, map result, ship input); the codec compresses each payload before ' +
+        'stored three times (poll result, the map\'s local-activity marker, ship input); the codec compresses each payload before ' +
         `encrypting it, ${bytes(perThousand(backfills[1]!.historyBytes, backfills[1]!))} per 1,000 events.`,
       `Idle: the observation ran ${idleObservationMs / 1000} s at a ${IDLE.pollIntervalMs / 1000} s interval; the per-hour figures ` +
         'at the default interval are computed, not observed: the measured actions per idle poll times the polls the ' +

@@ -249,7 +249,7 @@ function report(results: ScaleResult[], windowMs: number): BenchmarkOutcome {
       }),
       `One org's ratio moves in steps of ${oneRequest} (one request in the window), so "kept: all orgs" is the steadier ` +
         'figure; an org whose next request falls just after the window shows as one request short.',
-      'Each delivered page costs three activities and three or four workflow tasks (the fourth after a pacing timer); ' +
+      'Each delivered page costs two activities (poll, ship), a local activity (map) and two or three workflow tasks (the third after a pacing timer); ' +
         'the dev server has one history shard, so every org\'s hand-offs share its transfer-queue reader.',
     ],
     data: results,
