@@ -125,6 +125,11 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
     } catch (err) {
       if (batch.pages === 0) throw err;
       batch.requests++;
+      Context.current().log.warn('Atlassian request failed after some pages of a poll; returning those, the next poll retries', {
+        orgId: input.orgId,
+        pages: batch.pages,
+        error: (err as Error).message,
+      });
       return outcome({ nextRequestAt: earliestNextRequest(sentAt, input.maxRequestsPerMinute) });
     }
     batch.requests++;
