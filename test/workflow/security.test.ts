@@ -54,7 +54,7 @@ function libraryOperator(harness: AuditHarness): Operator {
   return {
     async start(orgId, since) {
       // A small threshold, so that the scenario spans several runs and each one's history is searched.
-      await harness.startOrg({ orgId, since, pageSize: 10, continueAsNewAfterHistoryLength: 60 });
+      await harness.startOrg({ orgId, since, pageSize: 10, continueAsNewAfterHistoryLength: 30 });
     },
     pause: (orgId, reason) => handle(orgId).signal(pauseSignal, { reason }),
     resume: (orgId) => handle(orgId).signal(resumeSignal),
