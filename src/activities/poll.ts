@@ -27,12 +27,6 @@ export interface PollPageInput {
    * second), pacing them here: a workflow timer cannot wait less than about a second. @default 1
    */
   maxPages?: number;
-  /**
-   * Read no page that would take the bodies read past this many bytes (judged by the page before). The batch
-   * passes through history, and its Datadog logs are about twice its size: the default keeps them under the
-   * SDK's 512 KiB payload warning. @default 192 KiB
-   */
-  maxBatchBytes?: number;
   /** Epoch ms before which the first request must not go (the pacer's verdict, when it was under a timer's reach). */
   notBefore?: number;
   /** The org's own cap, applied between the requests of a batch. @default unlimited */
@@ -79,7 +73,12 @@ export interface PollDependencies {
   now: () => number;
 }
 
-const DEFAULT_MAX_BATCH_BYTES = 192 * 1024;
+/**
+ * A poll reads no page that would take its bodies past this many bytes (judged by the page before). The batch passes
+ * through history, and its Datadog logs are about twice its size: this keeps them under the SDK's 512 KiB payload
+ * warning.
+ */
+const MAX_BATCH_BYTES = 192 * 1024;
 
 /**
  * The pages read so far wait in the activity for the batch to end: a longer pause before the next one would delay
@@ -102,7 +101,6 @@ type PageResponse =
 export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
   const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env);
   const maxPages = input.maxPages ?? 1;
-  const maxBatchBytes = input.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   const batch = {
     events: [] as PolledEvent[],
     nextCursor: input.cursor,
@@ -149,7 +147,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
       batch.reachedEnd ||
       response.nextCursor === null ||
       batch.pages >= maxPages ||
-      batchBytes + response.bytes > maxBatchBytes ||
+      batchBytes + response.bytes > MAX_BATCH_BYTES ||
       nextRequestAt - deps.now() > MAX_WAIT_WITHIN_BATCH_MS ||
       (input.stopAfter !== undefined && nextRequestAt >= input.stopAfter);
     if (batchIsDone) return outcome({ nextRequestAt });

@@ -277,12 +277,14 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     );
 
     state.stats.requests += outcome.kind === 'page' ? (outcome.requests ?? 1) : 1;
+    // A batched poll paced its own requests and says when the next may go; otherwise the last answer's headers decide.
+    const nextByBudget = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
     if (outcome.kind === 'rateLimited') {
-      state.nextRequestAt = respectBudget(state.nextRequestAt, outcome.budget, Date.now());
+      state.nextRequestAt = nextByBudget;
       holdForRateLimit(outcome.retryAfterMs);
       return;
     }
-    state.nextRequestAt = outcome.nextRequestAt ?? respectBudget(state.nextRequestAt, outcome.budget, Date.now());
+    state.nextRequestAt = outcome.nextRequestAt ?? nextByBudget;
 
     const inRange = job.kind === 'tail' ? outcome.events : outcome.events.filter((e) => withinRange(e, job.range));
     const recent = new Set(state.recentIds);
