@@ -17,6 +17,11 @@ export function milliseconds(ms: number): string {
   return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
 }
 
+/** Always in seconds with one decimal, as the reliability table prints recovery times. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 export function bytes(count: number): string {
   if (!Number.isFinite(count)) return 'n/a';
   if (count >= 1024 * 1024) return `${(count / (1024 * 1024)).toFixed(2)} MiB`;

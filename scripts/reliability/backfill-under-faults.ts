@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { requestBackfillUpdate, statusQuery } from '../../src/workflows/messages';
 import { addPastEvents, pastRange } from './past-events';
 import { STALL_TIMEOUT_MS, WORKER_COUNT, waitForProgress, type Bench } from './reliability-bench';
-import { seconds } from './seconds';
+import { seconds } from '../bench/number-format';
 import type { Settings } from './settings';
 import type { Row } from './table';
 

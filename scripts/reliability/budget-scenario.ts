@@ -2,7 +2,7 @@
 import { requestBackfillUpdate } from '../../src/workflows/messages';
 import { addPastEvents, pastRange } from './past-events';
 import type { Bench } from './reliability-bench';
-import { seconds } from './seconds';
+import { seconds } from '../bench/number-format';
 import type { Settings } from './settings';
 import type { Row } from './table';
 

@@ -4,7 +4,7 @@ import { generateDemoEvents } from '../../src/standins/demo-events';
 import { statusQuery } from '../../src/workflows/messages';
 import type { OrgAuditStatus } from '../../src/workflows/org-audit-state';
 import { waitForProgress, type Bench } from './reliability-bench';
-import { seconds } from './seconds';
+import { seconds } from '../bench/number-format';
 import type { Settings } from './settings';
 import type { Row } from './table';
 

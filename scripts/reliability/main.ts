@@ -28,7 +28,7 @@ import { BUDGET_BURST, BUDGET_PAGE_SIZE, budgetScenario, printBudget, type Budge
 import { datadogFaultScenario } from './datadog-faults';
 import { datadogOutageScenario, printOutage, type OutageFigures } from './datadog-outage';
 import { Bench, WORKER_COUNT } from './reliability-bench';
-import { seconds } from './seconds';
+import { seconds } from '../bench/number-format';
 import { readSettings, type ScenarioGroup } from './settings';
 import { printTable, type Row } from './table';
 

@@ -1,5 +1,5 @@
 /** The run's result table: one row per fault, printed aligned. */
-import { seconds } from './seconds';
+import { seconds } from '../bench/number-format';
 
 export interface Row {
   fault: string;
