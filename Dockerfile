@@ -5,7 +5,7 @@
 #
 # The worker runs its TypeScript through tsx, as `npm run worker` does: one entry point for the image, the tests and
 # a developer, and tsx's start-up cost is paid once per process. The expensive step, webpack-bundling the
-# workflows, happens here at build time instead (scripts/build-workflow-bundle.ts).
+# workflows, happens here at build time instead (worker/build-workflow-bundle.ts).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
@@ -14,9 +14,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY src ./src
-COPY scripts/build-workflow-bundle.ts ./scripts/
-RUN npx tsx scripts/build-workflow-bundle.ts lib/workflow-bundle.js
+# The product's folders only: dev/ (stand-ins, demo, benchmarks) and test/ never enter the image.
+COPY workflows ./workflows
+COPY activities ./activities
+COPY worker ./worker
+COPY client ./client
+COPY codec ./codec
+COPY shared ./shared
+RUN npx tsx worker/build-workflow-bundle.ts lib/workflow-bundle.js
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -25,7 +30,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/workflows ./workflows
+COPY --from=build /app/activities ./activities
+COPY --from=build /app/worker ./worker
+COPY --from=build /app/client ./client
+COPY --from=build /app/codec ./codec
+COPY --from=build /app/shared ./shared
 # Built above with the same locked @temporalio/worker that runs it, as the SDK requires.
 COPY --from=build /app/lib/workflow-bundle.js ./lib/workflow-bundle.js
 ENV AUDIT_WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
@@ -34,4 +44,4 @@ ENV AUDIT_WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
 USER node
 EXPOSE 9464
 # One node process, no wrapper: SIGTERM reaches the Temporal Runtime, which drains the worker.
-CMD ["node", "--import", "tsx", "src/worker/main.ts"]
+CMD ["node", "--import", "tsx", "worker/main.ts"]

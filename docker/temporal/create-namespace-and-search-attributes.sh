@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prepares the namespace the worker uses (run by the one-shot `temporal-setup` service): creates it when missing and
-# registers the search attributes the workflows upsert (src/shared/search-attributes.ts), so the Temporal UI can
+# registers the search attributes the workflows upsert (shared/search-attributes.ts), so the Temporal UI can
 # filter organizations by ID and phase. Safe on every `up`: what exists is left as it is.
 # The worker also registers missing attributes at start; doing it here first covers a worker whose credentials may
 # not administer the namespace.

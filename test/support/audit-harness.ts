@@ -7,15 +7,15 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createHttpAgent } from '../../src/activities/http-client';
-import { AtlassianStandin, type AtlassianStandinOptions } from '../../src/standins/atlassian-standin';
-import { DatadogStandin } from '../../src/standins/datadog-standin';
-import { statusQuery } from '../../src/workflows/messages';
-import type { OrgAuditStatus } from '../../src/workflows/org-audit-state';
-import type { orgAuditWorkflow } from '../../src/workflows/org-audit-workflow';
-import { createAuditWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker';
-import { startOrg, type StartOrgOptions } from '../../src/client/org-control';
-import { workflowIdForOrg } from '../../src/shared/org-workflow';
+import { createHttpAgent } from '../../activities/http-client';
+import { AtlassianStandin, type AtlassianStandinOptions } from '../../dev/standins/atlassian-standin';
+import { DatadogStandin } from '../../dev/standins/datadog-standin';
+import { statusQuery } from '../../workflows/messages';
+import type { OrgAuditStatus } from '../../workflows/org-audit-state';
+import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
+import { createAuditWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { startOrg, type StartOrgOptions } from '../../client/org-control';
+import { workflowIdForOrg } from '../../shared/org-workflow';
 import { TEMPORAL_ADDRESS_VARIABLE } from './temporal-global-setup';
 
 /** Test keys: recognisable strings, so tests can search history and output for them. */

@@ -7,15 +7,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { actionCatalogueFrom } from '../../src/activities/action-catalogue';
+import { actionCatalogueFrom } from '../../activities/action-catalogue';
 import {
   type AtlassianEntity,
   type AtlassianEvent,
   atlassianEventSchema,
   eventActionsSchema,
-} from '../../src/activities/atlassian-schema';
-import type { MapContext } from '../../src/activities/map-event';
-import type { PolledEvent } from '../../src/activities/polled-event';
+} from '../../activities/atlassian-schema';
+import type { MapContext } from '../../activities/map-event';
+import type { PolledEvent } from '../../activities/polled-event';
 
 export const MAP_FIXTURES_DIR = path.join(__dirname, '..', 'fixtures', 'map');
 const INPUTS_DIR = path.join(MAP_FIXTURES_DIR, 'inputs');

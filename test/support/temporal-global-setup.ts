@@ -5,12 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectSearchAttributes } from '../../src/shared/search-attributes';
+import { projectSearchAttributes } from '../../shared/search-attributes';
 
 export const TEMPORAL_ADDRESS_VARIABLE = 'AUDIT_TEST_TEMPORAL_ADDRESS';
 
 export default async function setup(): Promise<void> {
-  const cli = execFileSync('bash', [join(__dirname, '../../scripts/temporal-cli.sh')], {
+  const cli = execFileSync('bash', [join(__dirname, '../../dev/temporal-cli.sh')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();

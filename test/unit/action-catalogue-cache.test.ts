@@ -1,8 +1,8 @@
 /** Atlassian's action catalogue is fetched once per org and cached; when it cannot be had, mapping goes on without it. */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ActionCatalogueCache } from '../../src/activities/action-catalogue-cache';
-import { createHttpAgent } from '../../src/activities/http-client';
-import { AtlassianStandin } from '../../src/standins/atlassian-standin';
+import { ActionCatalogueCache } from '../../activities/action-catalogue-cache';
+import { createHttpAgent } from '../../activities/http-client';
+import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 
 const KEY = 'catalogue-test-key';
 const credential = { ref: 'env:ATLASSIAN_API_KEY', version: 1 };

@@ -1,12 +1,12 @@
 import { request } from 'undici';
-import { atlassianEventSchema, pollingPageSchema, type AtlassianEvent } from '../../src/activities/atlassian-schema';
+import { atlassianEventSchema, pollingPageSchema, type AtlassianEvent } from '../../activities/atlassian-schema';
 import {
   AtlassianEndpoint,
   AtlassianStandin,
   type AtlassianStandinOptions,
   type StandinEventInput,
-} from '../../src/standins/atlassian-standin';
-import { demoEventActions, generateDemoEvents } from '../../src/standins/demo-events';
+} from '../../dev/standins/atlassian-standin';
+import { demoEventActions, generateDemoEvents } from '../../dev/standins/demo-events';
 
 const ORG = 'org-1';
 const KEY = 'key-1';

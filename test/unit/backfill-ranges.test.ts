@@ -4,7 +4,7 @@ import {
   parseInstant,
   subtractRanges,
   validateBackfillRequest,
-} from '../../src/workflows/backfill-ranges';
+} from '../../workflows/backfill-ranges';
 
 const DAY = 86_400_000;
 const now = Date.parse('2026-11-25T12:00:00Z');

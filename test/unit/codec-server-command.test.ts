@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { request } from 'undici';
-import { serveCodec } from '../../src/client/codec-server-command';
-import { CodecConfigError } from '../../src/codec/codec-errors';
-import { payloadsFromJson, payloadsToJson } from '../../src/codec/codec-wire-format';
-import { EncryptionCodec } from '../../src/codec/encryption-codec';
-import { loadPayloadKeyRing } from '../../src/codec/payload-keys';
+import { serveCodec } from '../../client/codec-server-command';
+import { CodecConfigError } from '../../codec/codec-errors';
+import { payloadsFromJson, payloadsToJson } from '../../codec/codec-wire-format';
+import { EncryptionCodec } from '../../codec/encryption-codec';
+import { loadPayloadKeyRing } from '../../codec/payload-keys';
 import { freePort } from '../support/ports';
 
 const KEY = randomBytes(32).toString('base64');

@@ -2,12 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { CodecConfigError, PayloadDecryptionError, UnknownPayloadKeyError } from '../../src/codec/codec-errors';
-import { failureConverterPath, loadDataConverter } from '../../src/codec/data-converter';
-import { ENCRYPTED_PAYLOAD_METADATA, EncryptionCodec } from '../../src/codec/encryption-codec';
-import { failureConverter } from '../../src/codec/failure-converter';
-import { PayloadKey } from '../../src/codec/payload-key';
-import { loadPayloadKeyRing } from '../../src/codec/payload-keys';
+import { CodecConfigError, PayloadDecryptionError, UnknownPayloadKeyError } from '../../codec/codec-errors';
+import { failureConverterPath, loadDataConverter } from '../../codec/data-converter';
+import { ENCRYPTED_PAYLOAD_METADATA, EncryptionCodec } from '../../codec/encryption-codec';
+import { failureConverter } from '../../codec/failure-converter';
+import { PayloadKey } from '../../codec/payload-key';
+import { loadPayloadKeyRing } from '../../codec/payload-keys';
 
 function newKeyBase64(): string {
   return randomBytes(32).toString('base64');

@@ -8,15 +8,15 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { UsageError } from '../../src/client/cli-input';
-import { registerDatadogCommands } from '../../src/client/datadog-apply-command';
-import { DefinitionConflictError } from '../../src/client/datadog-apply/apply';
-import { datadogApiConfigFromEnv } from '../../src/client/datadog-apply/config';
-import { DatadogAccessDeniedError } from '../../src/client/datadog-apply/datadog-api-errors';
-import { PROJECT_DEFINITIONS_DIR } from '../../src/client/datadog-apply/definitions';
-import { differingOwnedFields } from '../../src/client/datadog-apply/owned-fields';
-import { MANAGED_BY_TAG } from '../../src/client/datadog-apply/ownership';
-import { DatadogConfigStandin } from '../../src/standins/datadog-config-standin';
+import { UsageError } from '../../client/cli-input';
+import { registerDatadogCommands } from '../../client/datadog-apply-command';
+import { DefinitionConflictError } from '../../client/datadog-apply/apply';
+import { datadogApiConfigFromEnv } from '../../client/datadog-apply/config';
+import { DatadogAccessDeniedError } from '../../client/datadog-apply/datadog-api-errors';
+import { PROJECT_DEFINITIONS_DIR } from '../../client/datadog-apply/definitions';
+import { differingOwnedFields } from '../../client/datadog-apply/owned-fields';
+import { MANAGED_BY_TAG } from '../../client/datadog-apply/ownership';
+import { DatadogConfigStandin } from '../../dev/standins/datadog-config-standin';
 
 const API_KEY = 'test-api-key-0123456789abcdef';
 const APP_KEY = 'test-app-key-fedcba9876543210';

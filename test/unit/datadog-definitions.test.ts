@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { DatadogLog } from '../../src/activities/datadog-log';
-import { mapPolledEvent } from '../../src/activities/map-event';
+import type { DatadogLog } from '../../activities/datadog-log';
+import { mapPolledEvent } from '../../activities/map-event';
 import { goldenCases } from '../support/map-golden-cases';
 
 const DATADOG_DIR = path.join(__dirname, '..', '..', 'datadog');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { request } from 'undici';
-import { DATADOG_INTAKE_LIMITS, DatadogStandin, type DatadogStandinOptions } from '../../src/standins/datadog-standin';
+import { DATADOG_INTAKE_LIMITS, DatadogStandin, type DatadogStandinOptions } from '../../dev/standins/datadog-standin';
 
 const KEY = 'dd-key-1';
 const NOW = Date.parse('2026-01-01T12:00:00.000Z');

@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
-import { projectSearchAttributes } from '../../src/shared/search-attributes';
-import { DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_VARIABLE } from '../../src/worker/metrics';
-import { LOG_LEVEL_VARIABLE } from '../../src/worker/telemetry';
+import { projectSearchAttributes } from '../../shared/search-attributes';
+import { DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_VARIABLE } from '../../worker/metrics';
+import { LOG_LEVEL_VARIABLE } from '../../worker/telemetry';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -42,12 +42,20 @@ describe('Dockerfile', () => {
   });
 
   it('builds the workflow bundle in the build stage and runs the worker on it', () => {
-    const bundleStep = build!.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('scripts/build-workflow-bundle.ts'));
+    const bundleStep = build!.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('worker/build-workflow-bundle.ts'));
     const bundlePath = /build-workflow-bundle\.ts\s+(\S+)/.exec(bundleStep?.args ?? '')?.[1];
     expect(bundlePath).toBe('lib/workflow-bundle.js');
     expect(argsOf(runtime, 'COPY')).toContainEqual(expect.stringMatching(/^--from=build \/app\/lib\/workflow-bundle\.js /));
     expect(argsOf(runtime, 'ENV').join(' ')).toContain('AUDIT_WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js');
-    expect(argsOf(runtime, 'CMD').join(' ')).toContain('src/worker/main.ts');
+    expect(argsOf(runtime, 'CMD').join(' ')).toContain('worker/main.ts');
+  });
+
+  it('copies the product folders and no development-only code (dev/, test/) into either stage', () => {
+    for (const stage of stages) {
+      const sources = argsOf(stage, 'COPY').flatMap((args) => args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
+      expect(sources.filter((source) => /(^|\/)(dev|test|src)(\/|$)/.test(source))).toEqual([]);
+    }
+    expect(argsOf(runtime, 'COPY')).toEqual(expect.arrayContaining(['--from=build /app/workflows ./workflows', '--from=build /app/activities ./activities']));
   });
 
   it('installs production dependencies only in the image that runs', () => {

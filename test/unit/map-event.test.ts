@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EventCategory, KNOWN_ACTIONS, resolveAction } from '../../src/activities/action-catalogue';
-import type { AtlassianEvent } from '../../src/activities/atlassian-schema';
-import type { DatadogLog } from '../../src/activities/datadog-log';
-import { datadogTag } from '../../src/activities/datadog-tags';
-import { mapPolledEvent, mapPolledEvents } from '../../src/activities/map-event';
-import { cutOversizedLog, DEFAULT_MAX_LOG_BYTES } from '../../src/activities/oversized-log';
-import type { PolledEvent } from '../../src/activities/polled-event';
-import { readableText } from '../../src/activities/readable-text';
+import { EventCategory, KNOWN_ACTIONS, resolveAction } from '../../activities/action-catalogue';
+import type { AtlassianEvent } from '../../activities/atlassian-schema';
+import type { DatadogLog } from '../../activities/datadog-log';
+import { datadogTag } from '../../activities/datadog-tags';
+import { mapPolledEvent, mapPolledEvents } from '../../activities/map-event';
+import { cutOversizedLog, DEFAULT_MAX_LOG_BYTES } from '../../activities/oversized-log';
+import type { PolledEvent } from '../../activities/polled-event';
+import { readableText } from '../../activities/readable-text';
 import { EXPECTED_DIR, GOLDEN_CONTEXT, type GoldenCase, goldenCases } from '../support/map-golden-cases';
 
 const cases = goldenCases();

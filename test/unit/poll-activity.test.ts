@@ -2,10 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createHttpAgent } from '../../src/activities/http-client';
-import { FailureType } from '../../src/activities/failure-types';
-import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../src/activities/poll';
-import { AtlassianStandin } from '../../src/standins/atlassian-standin';
+import { createHttpAgent } from '../../activities/http-client';
+import { FailureType } from '../../activities/failure-types';
+import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../activities/poll';
+import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 
 const ORG = 'org-under-test';
 const KEY = 'poll-test-key-3e1f';

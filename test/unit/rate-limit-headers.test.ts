@@ -1,4 +1,4 @@
-import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../src/activities/rate-limit-headers';
+import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 const DEFAULT_WAIT_MS = 60_000;

@@ -1,8 +1,8 @@
 import { request } from 'undici';
-import type { RateLimitBudget } from '../../src/activities/poll';
-import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../src/activities/rate-limit-headers';
-import { AtlassianStandin } from '../../src/standins/atlassian-standin';
-import { EMPTY_POLLS_BEFORE_BACKOFF, earliestNextRequest, respectBudget, tailPollDelay } from '../../src/workflows/request-pacing';
+import type { RateLimitBudget } from '../../activities/poll';
+import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
+import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
+import { EMPTY_POLLS_BEFORE_BACKOFF, earliestNextRequest, respectBudget, tailPollDelay } from '../../workflows/request-pacing';
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 

@@ -1,9 +1,9 @@
 /** The ship activity against the Datadog stand-in: limits, splitting, resumption from heartbeats, re-dating, auth. */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { DatadogLog } from '../../src/activities/datadog-log';
-import { FailureType } from '../../src/activities/failure-types';
-import { createHttpAgent } from '../../src/activities/http-client';
+import type { DatadogLog } from '../../activities/datadog-log';
+import { FailureType } from '../../activities/failure-types';
+import { createHttpAgent } from '../../activities/http-client';
 import {
   chunkForIntake,
   redateOutsideWindow,
@@ -11,8 +11,8 @@ import {
   type ShipDependencies,
   type ShipLogsInput,
   type ShipLogsResult,
-} from '../../src/activities/ship';
-import { DatadogStandin } from '../../src/standins/datadog-standin';
+} from '../../activities/ship';
+import { DatadogStandin } from '../../dev/standins/datadog-standin';
 
 const KEY = 'ship-test-key-77aa';
 const HOUR = 3_600_000;

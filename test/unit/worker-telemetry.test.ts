@@ -4,9 +4,9 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { LogTimestamp } from '@temporalio/worker';
-import { ConfigError } from '../../src/worker/config';
-import { prometheusExporter } from '../../src/worker/metrics';
-import { createJsonLogger, formatLogLine, loadTelemetryConfig, secretValuesIn } from '../../src/worker/telemetry';
+import { ConfigError } from '../../worker/config';
+import { prometheusExporter } from '../../worker/metrics';
+import { createJsonLogger, formatLogLine, loadTelemetryConfig, secretValuesIn } from '../../worker/telemetry';
 
 describe('loadTelemetryConfig', () => {
   it('defaults to info logs and metrics on 0.0.0.0:9464', () => {

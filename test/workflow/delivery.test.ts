@@ -4,8 +4,8 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { generateDemoEvents } from '../../src/standins/demo-events';
-import { stopSignal } from '../../src/workflows/messages';
+import { generateDemoEvents } from '../../dev/standins/demo-events';
+import { stopSignal } from '../../workflows/messages';
 import { AuditHarness, duplicatesOf, waitUntil, workflowBundle } from '../support/audit-harness';
 
 let harness: AuditHarness;

@@ -1,5 +1,5 @@
 /**
- * `npm start` as a newcomer runs it: src/demo/main.ts starts its own Temporal dev server, the stand-ins and the
+ * `npm start` as a newcomer runs it: dev/demo/main.ts starts its own Temporal dev server, the stand-ins and the
  * worker, delivers the demo org's events, stops cleanly on Ctrl-C, and on the next start resumes from the workflow's
  * cursor without delivering anything twice. It runs with its own data directory and ports, so it uses neither the
  * shared test server nor anything a developer's own demo holds.
@@ -7,12 +7,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { workflowIdForOrg } from '../../src/shared/org-workflow';
-import { STANDIN_DEFAULTS } from '../../src/standins/main';
+import { workflowIdForOrg } from '../../shared/org-workflow';
+import { STANDIN_DEFAULTS } from '../../dev/standins/main';
 import { duplicatesOf, waitUntil } from '../support/audit-harness';
 import { runEntryPoint, startEntryPoint, type RunningProcess } from '../support/processes';
 import { freePort } from '../support/ports';
-import { isPortFree } from '../../src/demo/temporal-dev-server';
+import { isPortFree } from '../../dev/demo/temporal-dev-server';
 
 const ORG_ID = STANDIN_DEFAULTS.orgId;
 const WORKFLOW_ID = workflowIdForOrg(ORG_ID);
@@ -94,7 +94,7 @@ test('npm start delivers the demo org, stops on Ctrl-C, and resumes without deli
 });
 
 function startDemo(): RunningProcess {
-  const demo = startEntryPoint('src/demo/main.ts', [], env);
+  const demo = startEntryPoint('dev/demo/main.ts', [], env);
   started.push(demo);
   return demo;
 }
@@ -126,7 +126,7 @@ async function listedInWebUi(): Promise<{ status: string; orgId: string }> {
   return { status: execution.status, orgId: JSON.parse(Buffer.from(orgIdPayload, 'base64').toString('utf8')) as string };
 }
 
-/** scripts/ui-screenshot.ts against this demo, where Debian's chromium is installed; said and skipped elsewhere. */
+/** dev/ui-screenshot.ts against this demo, where Debian's chromium is installed; said and skipped elsewhere. */
 async function screenshotWhenChromiumIsThere(): Promise<void> {
   if (!existsSync(CHROMIUM)) {
     console.log(`demo: UI screenshot skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
@@ -135,7 +135,7 @@ async function screenshotWhenChromiumIsThere(): Promise<void> {
   // Kept after the run (test-output/ is git-ignored), for a look at what the UI showed.
   const out = path.join(__dirname, '..', '..', 'test-output', 'demo-ui-workflow.png');
   const url = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${WORKFLOW_ID}`;
-  const { code, output } = await runEntryPoint('scripts/ui-screenshot.ts', ['--url', url, '--out', out], {});
+  const { code, output } = await runEntryPoint('dev/ui-screenshot.ts', ['--url', url, '--out', out], {});
   expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('search attributes') });
   const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
   for (const file of [out, out.replace(/\.png$/, '-search-attributes.png')]) {

@@ -4,11 +4,11 @@
  * rotation for both sides, Datadog's 18-hour window, stop and resume.
  */
 import type { Worker } from '@temporalio/worker';
-import { generateDemoEvents } from '../../src/standins/demo-events';
-import { AuditPhase } from '../../src/shared/phase';
-import { workflowIdForOrg } from '../../src/shared/org-workflow';
-import { pauseSignal, requestBackfillUpdate, resumeSignal, rotateCredentialsSignal, stopSignal } from '../../src/workflows/messages';
-import type { OrgAuditStatus } from '../../src/workflows/org-audit-state';
+import { generateDemoEvents } from '../../dev/standins/demo-events';
+import { AuditPhase } from '../../shared/phase';
+import { workflowIdForOrg } from '../../shared/org-workflow';
+import { pauseSignal, requestBackfillUpdate, resumeSignal, rotateCredentialsSignal, stopSignal } from '../../workflows/messages';
+import type { OrgAuditStatus } from '../../workflows/org-audit-state';
 import { AuditHarness, TEST_KEYS, duplicatesOf, waitUntil } from '../support/audit-harness';
 import { runEntryPoint } from '../support/processes';
 
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function cli(...args: string[]) {
-  return runEntryPoint('src/client/main.ts', args, { TEMPORAL_ADDRESS: harness.env.address, AUDIT_TASK_QUEUE: harness.taskQueue });
+  return runEntryPoint('client/main.ts', args, { TEMPORAL_ADDRESS: harness.env.address, AUDIT_TASK_QUEUE: harness.taskQueue });
 }
 
 async function cliStatus(orgId: string): Promise<OrgAuditStatus> {

@@ -3,8 +3,8 @@
  * refusing bad configuration, and the client refusing bad input without contacting anything.
  */
 import { createServer, type Server } from 'node:net';
-import { generateDemoEvents } from '../../src/standins/demo-events';
-import { stopSignal } from '../../src/workflows/messages';
+import { generateDemoEvents } from '../../dev/standins/demo-events';
+import { stopSignal } from '../../workflows/messages';
 import { AuditHarness, TEST_KEYS, duplicatesOf } from '../support/audit-harness';
 import { runEntryPoint, startEntryPoint } from '../support/processes';
 
@@ -37,7 +37,7 @@ test('a worker killed with SIGKILL mid-run and restarted loses no event; duplica
   const start = Date.now() - 20 * 60_000;
   const added = harness.atlassian.addEvents(orgId, generateDemoEvents({ seed: 21, count: 4_000, startTime: start, spacingMs: 250, orgId }));
 
-  const first = startEntryPoint('src/worker/main.ts', [], workerEnv());
+  const first = startEntryPoint('worker/main.ts', [], workerEnv());
   await first.waitForOutput(/Worker polling task queue/);
   const handle = await harness.startOrg({ orgId, pageSize: 100, maxRequestsPerMinute: 600 });
   await harness.waitForDelivered(orgId, 1_000, 60_000);
@@ -46,7 +46,7 @@ test('a worker killed with SIGKILL mid-run and restarted loses no event; duplica
   const deliveredAtKill = harness.deliveredIds(orgId).length;
   expect(deliveredAtKill).toBeLessThan(added.length);
 
-  const second = startEntryPoint('src/worker/main.ts', [], workerEnv());
+  const second = startEntryPoint('worker/main.ts', [], workerEnv());
   try {
     await harness.waitForDelivered(orgId, added.length, 120_000);
     const delivered = harness.deliveredIds(orgId);
@@ -73,7 +73,7 @@ test('an invalid configuration value stops the worker with one line naming the v
     [{ AUDIT_SHUTDOWN_GRACE_SECONDS: 'soon' }, /^Invalid configuration: AUDIT_SHUTDOWN_GRACE_SECONDS /],
   ];
   for (const [env, expected] of cases) {
-    const { code, output } = await runEntryPoint('src/worker/main.ts', [], { ...workerEnv(), ...env });
+    const { code, output } = await runEntryPoint('worker/main.ts', [], { ...workerEnv(), ...env });
     expect(code).toBe(1);
     expect(output.trim().split('\n')).toHaveLength(1);
     expect(output.trim()).toMatch(expected);
@@ -113,7 +113,7 @@ describe('the client refuses bad input with one line and a non-zero exit, contac
     [['rotate', '--org', 'abc', '--atlassian-key', 'plain-secret-value'], /--atlassian-key must be a credential reference/],
     [['pause'], /--org is required/],
   ])('atlassian-audit %j', async (args, expected) => {
-    const { code, output } = await runEntryPoint('src/client/main.ts', args, { TEMPORAL_ADDRESS: address });
+    const { code, output } = await runEntryPoint('client/main.ts', args, { TEMPORAL_ADDRESS: address });
     expect(code).toBe(2);
     expect(output.trim().split('\n')).toHaveLength(1);
     expect(output).toMatch(expected);

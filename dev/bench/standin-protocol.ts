@@ -1,0 +1,62 @@
+/**
+ * The messages between a benchmark and the stand-ins it runs in a child process (./standin-host.ts). The stand-ins
+ * live apart so that their work (building pages, inflating and parsing what the collector ships) is not charged to
+ * the worker or to the plain loop that the worker is compared with, and so that the worker's CPU can be read alone.
+ */
+import type { RateLimitOptions } from '../standins/atlassian-standin';
+
+export interface StandinHostConfig {
+  atlassianKey: string;
+  datadogKey: string;
+  /** Per-org token bucket of `events-stream`; none = unlimited. */
+  rateLimit?: RateLimitOptions;
+}
+
+/** What the org's `events-stream` answered, by stand-in clock (epoch ms, the same clock as the benchmark's). */
+export interface OrgTraffic {
+  orgId: string;
+  /** When the org (and its full token bucket) was created. */
+  addedAt: number;
+  servedAt: number[];
+  rateLimitedAt: number[];
+  /** Logs of this org that reached the Datadog stand-in, and when the last one did. */
+  delivered: number;
+  lastDeliveredAt: number | null;
+}
+
+/** One trickled event: when it became visible in the Atlassian stand-in and when it reached the Datadog stand-in. */
+export interface EventJourney {
+  visibleAt: number;
+  arrivedAt: number | null;
+}
+
+export interface StandinCommands {
+  addOrgs: { input: { orgIds: string[] }; output: { addedAt: number } };
+  /**
+   * Adds `count` demo events, processed from `processedFrom` every `spacingMs`. The same `stream` name (and seed)
+   * gives the same events byte for byte, whichever org receives them.
+   */
+  seedEvents: {
+    input: { orgId: string; stream: string; seed: number; count: number; processedFrom: number; spacingMs: number };
+    output: { added: number };
+  };
+  /** Adds one event at a time to each org, at random gaps of mean `meanGapMs`, and follows each to Datadog. */
+  startTrickle: { input: { orgIds: string[]; meanGapMs: number; seed: number }; output: { started: number } };
+  stopTrickle: { input: Record<string, never>; output: { added: number } };
+  traffic: { input: { orgIds: string[] }; output: OrgTraffic[] };
+  journeys: { input: { orgId: string }; output: EventJourney[] };
+}
+
+export type StandinCommandName = keyof StandinCommands;
+
+export interface StandinRequestMessage {
+  id: number;
+  command: StandinCommandName;
+  input: unknown;
+}
+
+export type StandinReplyMessage = { id: number; output: unknown } | { id: number; error: string };
+
+export interface StandinReadyMessage {
+  ready: { atlassianUrl: string; datadogIntakeUrl: string };
+}

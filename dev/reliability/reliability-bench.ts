@@ -1,0 +1,305 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startOrg, type StartOrgOptions } from '../../client/org-control';
+import { failureConverterPath } from '../../codec/data-converter';
+import { startTemporalDevServer, temporalCliPath, type DevServerOptions, type RunningDevServer } from '../demo/temporal-dev-server';
+import { workflowIdForOrg } from '../../shared/org-workflow';
+import { AtlassianStandin, type AtlassianStandinOptions } from '../standins/atlassian-standin';
+import { DatadogStandin } from '../standins/datadog-standin';
+import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { stopSignal } from '../../workflows/messages';
+import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
+import { freePort } from '../../test/support/ports';
+import type { Row } from './table';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TASK_QUEUE = 'atlassian-audit-reliability';
+const KEYS = { atlassian: 'reliability-atlassian-key', datadog: 'reliability-datadog-key' };
+export const WORKER_COUNT = 2;
+/** How long a scenario may go without a new event arriving before what is missing counts as lost. */
+export const STALL_TIMEOUT_MS = 180_000;
+
+interface Delivery {
+  at: number;
+  eventId: string;
+}
+
+/** Per org: every delivery in arrival order (repeats kept) and the distinct event IDs among them. */
+interface OrgDeliveries {
+  all: Delivery[];
+  distinct: Set<string>;
+}
+
+/**
+ * Everything the run drives: the dev server, the stand-ins (the Atlassian one restartable on its port with other
+ * options), the worker processes, and a record of when each log reached Datadog.
+ */
+export class Bench {
+  private readonly deliveries = new Map<string, OrgDeliveries>();
+  private workers: WorkerProcess[] = [];
+  /** Every worker process the run started, killed ones included, for their output should the run lose events. */
+  private readonly startedWorkers: WorkerProcess[] = [];
+  private watchTimer: NodeJS.Timeout | undefined;
+  private orgCount = 0;
+
+  private constructor(
+    private readonly dataDir: string,
+    private readonly cli: string,
+    private readonly serverOptions: DevServerOptions,
+    private server: RunningDevServer | undefined,
+    readonly client: Client,
+    private readonly connection: Connection,
+    readonly datadog: DatadogStandin,
+    private atlassianStandin: AtlassianStandin,
+    private readonly bundlePath: string
+  ) {}
+
+  get atlassian(): AtlassianStandin {
+    return this.atlassianStandin;
+  }
+
+  static async start(atlassianOptions: AtlassianStandinOptions): Promise<Bench> {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'audit-reliability-'));
+    const cli = temporalCliPath(ROOT);
+    const serverOptions: DevServerOptions = { port: await freePort(), uiPort: await freePort(), dataDir, abortSignal: new AbortController().signal };
+    const bundlePath = path.join(dataDir, 'workflow-bundle.js');
+    const [server, datadog, atlassian] = await Promise.all([
+      startTemporalDevServer(cli, serverOptions),
+      DatadogStandin.start({ apiKeys: [KEYS.datadog] }),
+      AtlassianStandin.start(atlassianOptions),
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath, logger: quietLogger }).then(({ code }) =>
+        writeFile(bundlePath, code)
+      ),
+    ]);
+    const connection = await Connection.connect({ address: server.address });
+    const bench = new Bench(dataDir, cli, serverOptions, server, new Client({ connection }), connection, datadog, atlassian, bundlePath);
+    bench.watchDeliveries();
+    await Promise.all(Array.from({ length: WORKER_COUNT }, () => bench.startWorker()));
+    return bench;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.serverOptions.port}`;
+  }
+
+  /** A fresh Atlassian stand-in on the same port: the workers keep their base URL. */
+  async replaceAtlassian(options: AtlassianStandinOptions): Promise<void> {
+    const port = Number(new URL(this.atlassian.url).port);
+    await this.atlassianStandin.close();
+    this.atlassianStandin = await AtlassianStandin.start({ ...options, port });
+  }
+
+  newOrg(): string {
+    const orgId = `reliability-${++this.orgCount}-${Date.now().toString(36)}`;
+    this.atlassian.addOrg(orgId, { apiKeys: [KEYS.atlassian] });
+    return orgId;
+  }
+
+  async startCollecting(options: Partial<StartOrgOptions> & { orgId: string }) {
+    await startOrg(this.client, TASK_QUEUE, {
+      atlassianKey: 'env:ATLASSIAN_API_KEY',
+      datadogKey: 'env:DD_API_KEY',
+      pollIntervalMs: 1_000,
+      since: Date.now() - 24 * 3_600_000,
+      ...options,
+    });
+    return this.client.workflow.getHandle<typeof orgAuditWorkflow>(workflowIdForOrg(options.orgId));
+  }
+
+  /** Stops the org's workflow after its page in flight; one that does not stop in time is terminated. */
+  async stopCollecting(orgId: string): Promise<void> {
+    const handle = this.client.workflow.getHandle(workflowIdForOrg(orgId));
+    await handle.signal(stopSignal, { reason: 'reliability scenario done' });
+    // Unreferenced, so that a pending timeout never holds the script open at its end.
+    const timeout = sleep(30_000, false, { ref: false });
+    const stopped = await Promise.race([handle.result().then(() => true), timeout]);
+    if (!stopped) await handle.terminate('did not stop within 30 s');
+  }
+
+  /** Every log of the org that reached Datadog, in arrival order, repeats included. */
+  deliveriesOf(orgId: string): readonly Delivery[] {
+    return this.deliveriesFor(orgId).all;
+  }
+
+  /** How many distinct events of the org reached Datadog. */
+  distinctDelivered(orgId: string): number {
+    return this.deliveriesFor(orgId).distinct.size;
+  }
+
+  wasDelivered(orgId: string, eventId: string): boolean {
+    return this.deliveriesFor(orgId).distinct.has(eventId);
+  }
+
+  /**
+   * Waits until every expected event has arrived, or until none arrived for `STALL_TIMEOUT_MS`, and reads the
+   * outcome: what is missing then counts as lost.
+   */
+  async outcome(orgId: string, expectedIds: readonly string[]): Promise<Omit<Row, 'fault' | 'injected' | 'recoveryMs'>> {
+    const expected = new Set(expectedIds);
+    const arrived = () => {
+      let count = 0;
+      for (const id of expected) if (this.wasDelivered(orgId, id)) count++;
+      return count;
+    };
+    let count = arrived();
+    let progressAt = Date.now();
+    while (count < expected.size && Date.now() - progressAt < STALL_TIMEOUT_MS) {
+      await sleep(250);
+      const now = arrived();
+      if (now > count) [count, progressAt] = [now, Date.now()];
+    }
+    const { all, distinct } = this.deliveriesFor(orgId);
+    return { expected: expected.size, delivered: count, lost: expected.size - count, duplicated: all.length - distinct.size };
+  }
+
+  /** Milliseconds from `since` until Datadog received the org's next event; null if none came. */
+  recoveryAfter(orgId: string, since: number): number | null {
+    const next = this.deliveriesOf(orgId).find((d) => d.at >= since);
+    return next ? next.at - since : null;
+  }
+
+  workerCount(): number {
+    return this.workers.length;
+  }
+
+  /** SIGKILL: no shutdown, no goodbye to Temporal; whatever it was running must time out and move elsewhere. */
+  async killWorker(index: number): Promise<void> {
+    const [victim] = this.workers.splice(index, 1);
+    victim!.child.kill('SIGKILL');
+    await victim!.exited;
+  }
+
+  async startWorker(): Promise<void> {
+    const worker = startWorkerProcess({
+      TEMPORAL_ADDRESS: this.address,
+      AUDIT_TASK_QUEUE: TASK_QUEUE,
+      ATLASSIAN_API_BASE_URL: this.atlassian.url,
+      DD_LOGS_INTAKE_URL: this.datadog.url,
+      ATLASSIAN_API_KEY: KEYS.atlassian,
+      DD_API_KEY: KEYS.datadog,
+      AUDIT_WORKFLOW_BUNDLE: this.bundlePath,
+      AUDIT_METRICS_ADDRESS: 'off',
+      AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
+    });
+    this.workers.push(worker);
+    this.startedWorkers.push(worker);
+    await worker.ready;
+  }
+
+  /** Workers that exited on their own (a lost server connection, say), restarted; returns how many. */
+  async restartExitedWorkers(): Promise<number> {
+    const exited = this.workers.filter((w) => w.child.exitCode !== null || w.child.signalCode !== null);
+    this.workers = this.workers.filter((w) => !exited.includes(w));
+    for (const worker of exited) console.log(`  a worker exited by itself; its last output:\n${worker.output().split('\n').slice(-5).join('\n')}`);
+    await Promise.all(exited.map(() => this.startWorker()));
+    return exited.length;
+  }
+
+  /** SIGTERM to the dev server, as `docker compose restart` or a host reboot would send. */
+  async stopTemporal(): Promise<void> {
+    await this.server?.stop();
+    this.server = undefined;
+  }
+
+  async startTemporal(): Promise<void> {
+    this.server = await startTemporalDevServer(this.cli, this.serverOptions);
+  }
+
+  /**
+   * Stops the whole run. With `keepData`, the dev server's database and log and every worker's output stay in the
+   * data directory for a post-mortem (`temporal server start-dev --db-filename <dir>/temporal.db` reopens it).
+   */
+  async close(keepData = false): Promise<void> {
+    clearInterval(this.watchTimer);
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      })
+    );
+    await this.connection.close();
+    await Promise.allSettled([this.atlassian.close(), this.datadog.close(), this.server?.stop()]);
+    if (keepData) {
+      await Promise.all(this.startedWorkers.map((worker, i) => writeFile(path.join(this.dataDir, `worker-${i + 1}.log`), worker.output())));
+      console.log(`kept for a post-mortem: ${this.dataDir} (temporal.db, temporal-server.log, worker-N.log)`);
+      return;
+    }
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  private deliveriesFor(orgId: string): OrgDeliveries {
+    let org = this.deliveries.get(orgId);
+    if (!org) this.deliveries.set(orgId, (org = { all: [], distinct: new Set() }));
+    return org;
+  }
+
+  private watchDeliveries(): void {
+    let seen = 0;
+    this.watchTimer = setInterval(() => {
+      const received = this.datadog.received;
+      const now = Date.now();
+      for (; seen < received.length; seen++) {
+        const atlassian = (received[seen] as { atlassian?: { org_id?: string; event_id?: string } }).atlassian;
+        if (!atlassian?.org_id || !atlassian.event_id) continue;
+        const org = this.deliveriesFor(atlassian.org_id);
+        org.all.push({ at: now, eventId: atlassian.event_id });
+        org.distinct.add(atlassian.event_id);
+      }
+    }, 25);
+  }
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves once the worker polls its task queue; rejects if it exits first. */
+  ready: Promise<void>;
+  exited: Promise<void>;
+  output(): string;
+}
+
+/**
+ * `npm run worker` as one process: node with tsx as its loader. Not the tsx command, which runs the worker in a
+ * child process of its own: a SIGKILL would then kill the wrapper and leave the worker running.
+ */
+function startWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/main.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Worker polling task queue/.test(output)) resolve();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    void exited.then(() => reject(new Error(`the worker exited before polling:\n${output}`)));
+  });
+  return { child, ready, exited, output: () => output };
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+/**
+ * Waits until `check()` holds; false when the org delivered no new event for `STALL_TIMEOUT_MS` meanwhile.
+ * `each` runs on every turn of the wait.
+ */
+export async function waitForProgress(bench: Bench, orgId: string, check: () => boolean, each?: () => Promise<void>): Promise<boolean> {
+  let delivered = bench.distinctDelivered(orgId);
+  let progressAt = Date.now();
+  while (!check()) {
+    if (Date.now() - progressAt > STALL_TIMEOUT_MS) return false;
+    await each?.();
+    await sleep(50);
+    if (bench.distinctDelivered(orgId) > delivered) [delivered, progressAt] = [bench.distinctDelivered(orgId), Date.now()];
+  }
+  return true;
+}
