@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CredentialRef } from '../shared/credential-ref';
 import { isCredentialRef } from '../shared/credential-ref';
-import { FailureType } from './failure-types';
+import { FailureType, type CredentialOwner, type FailureDetails } from '../shared/failure-types';
 
-export type CredentialOwner = 'atlassian' | 'datadog';
+export type { CredentialOwner };
 
 /**
  * Resolves a credential reference where the activity runs. The secret stays in the worker's memory; failures
@@ -41,6 +41,6 @@ function unavailable(owner: CredentialOwner, detail: string): ApplicationFailure
     type: FailureType.CredentialUnavailable,
     message: `${owner} credential unavailable: ${detail}`,
     nonRetryable: true,
-    details: [{ owner }],
+    details: [{ owner } satisfies FailureDetails],
   });
 }

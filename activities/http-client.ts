@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Agent } from 'undici';
+import { FailureType } from '../shared/failure-types';
 
 export interface HttpAgentOptions {
   /** @default 10_000 */
@@ -32,7 +33,8 @@ export function transportFailure(service: 'Atlassian' | 'Datadog', err: unknown)
   const code = (err as { code?: unknown })?.code;
   const name = err instanceof Error ? err.name : 'Error';
   const label = typeof code === 'string' ? code : name;
-  return ApplicationFailure.create({ type: `${service}TransportError`, message: `${service} request failed: ${label}` });
+  const type = service === 'Atlassian' ? FailureType.AtlassianTransportError : FailureType.DatadogTransportError;
+  return ApplicationFailure.create({ type, message: `${service} request failed: ${label}` });
 }
 
 /** The part of a URL that is safe to show: origin and path, without query (cursors) or credentials. */

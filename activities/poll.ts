@@ -6,12 +6,12 @@ import { request } from 'undici';
 import type { CredentialRef } from '../shared/credential-ref';
 import { atlassianEventSchema, pollingPageSchema } from './atlassian-schema';
 import { resolveCredential } from './credentials';
-import { FailureType } from './failure-types';
+import { CredentialOwner, FailureType, type FailureDetails } from '../shared/failure-types';
 import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
 import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
-import { earliestNextRequest, respectBudget } from '../workflows/request-pacing';
+import { earliestNextRequest, respectBudget, type RateLimitBudget } from '../shared/request-pacing';
 
 export interface PollPageInput {
   orgId: string;
@@ -33,13 +33,6 @@ export interface PollPageInput {
   maxRequestsPerMinute?: number;
   /** Epoch ms after which no further page is started (for a backfill: the tail is due). */
   stopAfter?: number;
-}
-
-export interface RateLimitBudget {
-  limit?: number;
-  remaining?: number;
-  /** Epoch ms of the next reset, when Atlassian said. */
-  resetAt?: number;
 }
 
 /** The fields marked optional are absent from outcomes recorded before batches existed: read them as one page. */
@@ -212,14 +205,14 @@ function parsePage(text: string, url: URL): Pick<Extract<PollPageOutcome, { kind
     json = JSON.parse(text);
   } catch {
     throw ApplicationFailure.create({
-      type: 'AtlassianInvalidResponse',
+      type: FailureType.AtlassianInvalidResponse,
       message: `Atlassian returned a body that is not JSON from ${safeUrl(url)}`,
     });
   }
   const page = pollingPageSchema.safeParse(json);
   if (!page.success) {
     throw ApplicationFailure.create({
-      type: 'AtlassianInvalidResponse',
+      type: FailureType.AtlassianInvalidResponse,
       message: `Atlassian returned JSON that is not an events-stream page from ${safeUrl(url)}: ${page.error.issues
         .map((issue) => `${issue.path.join('.') || '(root)'} ${issue.message}`)
         .join('; ')}`,
@@ -247,26 +240,37 @@ function toPolledEvent(raw: unknown, index: number): PolledEvent {
   };
 }
 
+/** Atlassian's code for a page cursor it does not accept (reference §6). */
+const INVALID_CURSOR_CODE = 'ADMIN-400-1';
+const ATLASSIAN_OWNED: FailureDetails = { owner: CredentialOwner.Atlassian };
+
 function statusFailure(status: number, body: string, url: URL): ApplicationFailure {
   const where = safeUrl(url);
   const code = atlassianErrorCode(body);
   const suffix = code ? ` (${code})` : '';
   if (status === 401 || status === 403) {
-    return ApplicationFailure.nonRetryable(
-      `Atlassian refused the API key with ${status}${suffix} at ${where}`,
-      FailureType.AtlassianAuthFailed
-    );
+    return ApplicationFailure.create({
+      type: FailureType.AtlassianAuthFailed,
+      message: `Atlassian refused the API key with ${status}${suffix} at ${where}`,
+      nonRetryable: true,
+      details: [ATLASSIAN_OWNED],
+    });
   }
   if (status === 404) {
-    return ApplicationFailure.nonRetryable(
-      `Atlassian does not know this organization (404${suffix}) at ${where}`,
-      FailureType.AtlassianOrgNotFound
-    );
+    return ApplicationFailure.create({
+      type: FailureType.AtlassianOrgNotFound,
+      message: `Atlassian does not know this organization (404${suffix}) at ${where}`,
+      nonRetryable: true,
+      details: [ATLASSIAN_OWNED],
+    });
+  }
+  if (status === 400 && code === INVALID_CURSOR_CODE) {
+    return ApplicationFailure.nonRetryable(`Atlassian refused the cursor (400${suffix}) at ${where}`, FailureType.AtlassianCursorRefused);
   }
   if (status === 400) {
     return ApplicationFailure.nonRetryable(`Atlassian rejected the request (400${suffix}) at ${where}`, FailureType.AtlassianBadRequest);
   }
-  return ApplicationFailure.create({ type: 'AtlassianServerError', message: `Atlassian answered ${status}${suffix} at ${where}` });
+  return ApplicationFailure.create({ type: FailureType.AtlassianServerError, message: `Atlassian answered ${status}${suffix} at ${where}` });
 }
 
 /** The `code` of a JSON:API error body (`ADMIN-400-1`), which is safe to show; the rest of the body is not kept. */

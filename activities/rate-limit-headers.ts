@@ -4,8 +4,7 @@
  * minute precision only (reference §5). A missing or absurd value gets a bounded default.
  */
 
-/** The longest Atlassian's word may hold an org back at once (reference §5: clamp to at most 5 minutes). */
-export const MAX_RATE_LIMIT_WAIT_MS = 300_000;
+import { MAX_RATE_LIMIT_WAIT_MS } from '../shared/request-pacing';
 
 export interface RateLimitWaitOptions {
   /** @default 60_000 */

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import type { CredentialRef } from '../shared/credential-ref';
 import { resolveCredential } from './credentials';
 import type { DatadogLog } from './datadog-log';
-import { FailureType } from './failure-types';
+import { CredentialOwner, FailureType, type FailureDetails } from '../shared/failure-types';
 import { withHeartbeats } from './heartbeat-ticker';
 import { transportFailure } from './http-client';
 import { recordDatadogRequest } from './activity-metrics';
@@ -147,17 +147,22 @@ export function redateOutsideWindow(log: DatadogLog, now: number): DatadogLog {
 
 function statusFailure(status: number, headers: Record<string, string | string[] | undefined>, logs: DatadogLog[]): ApplicationFailure {
   if (status === 401 || status === 403) {
-    return ApplicationFailure.nonRetryable(`Datadog refused the API key with ${status}`, FailureType.DatadogAuthFailed);
+    return ApplicationFailure.create({
+      type: FailureType.DatadogAuthFailed,
+      message: `Datadog refused the API key with ${status}`,
+      nonRetryable: true,
+      details: [{ owner: CredentialOwner.Datadog } satisfies FailureDetails],
+    });
   }
   if (status === 400 || status === 413) {
     return ApplicationFailure.create({
-      type: 'DatadogRejectedLog',
+      type: FailureType.DatadogRejectedLog,
       message: `Datadog refused the log of Atlassian event ${logs[0]?.atlassian.event_id ?? '?'} with ${status}; it is retried, not dropped`,
     });
   }
   const resetSeconds = Number(headers['x-ratelimit-reset'] ?? headers['retry-after']);
   return ApplicationFailure.create({
-    type: 'DatadogUnavailable',
+    type: FailureType.DatadogUnavailable,
     message: `Datadog answered ${status}`,
     nextRetryDelay: Number.isFinite(resetSeconds) && resetSeconds > 0 ? Math.min(resetSeconds, 300) * 1000 : undefined,
   });

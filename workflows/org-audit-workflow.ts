@@ -21,14 +21,14 @@ import {
 import type { Activities } from '../activities';
 import type { PollPageOutcome } from '../activities/poll';
 import type { PolledEvent } from '../activities/polled-event';
-import { credentialFailureTypes } from '../activities/failure-types';
+import { credentialFailureTypes } from '../shared/failure-types';
 import { isCredentialRef } from '../shared/credential-ref';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
 import type { BackfillRequest } from './backfill-ranges';
 import { iso, subtractRanges, validateBackfillRequest } from './backfill-ranges';
 import { renderCurrentDetails } from './current-details';
-import { earliestNextRequest, respectBudget, SHORTEST_TIMER_MS, tailPollDelay } from './request-pacing';
+import { earliestNextRequest, respectBudget, SHORTEST_TIMER_MS, tailPollDelay } from '../shared/request-pacing';
 import type { BackfillAccepted, RotateCredentialsInput } from './messages';
 import {
   backfillSignal,

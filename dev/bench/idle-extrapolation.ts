@@ -4,7 +4,7 @@
  * ceiling) decides when an idle org polls; the observation checks that the timers follow that rule and measures
  * what one idle poll costs. The hour is then laid out with the same rule at the default interval.
  */
-import { tailPollDelay } from '../../workflows/request-pacing';
+import { tailPollDelay } from '../../shared/request-pacing';
 import type { TimerStart } from './history-timeline';
 
 export interface TailIntervals {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHttpAgent } from '../../activities/http-client';
-import { FailureType } from '../../activities/failure-types';
+import { FailureType } from '../../shared/failure-types';
 import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../activities/poll';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 

@@ -1,4 +1,5 @@
-import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
+import { parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
+import { MAX_RATE_LIMIT_WAIT_MS } from '../../shared/request-pacing';
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 const DEFAULT_WAIT_MS = 60_000;

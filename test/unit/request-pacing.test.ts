@@ -1,8 +1,7 @@
 import { request } from 'undici';
-import type { RateLimitBudget } from '../../activities/poll';
-import { MAX_RATE_LIMIT_WAIT_MS, parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
+import { parseRateLimitReset, rateLimitWaitMs } from '../../activities/rate-limit-headers';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
-import { EMPTY_POLLS_BEFORE_BACKOFF, earliestNextRequest, respectBudget, tailPollDelay } from '../../workflows/request-pacing';
+import { EMPTY_POLLS_BEFORE_BACKOFF, earliestNextRequest, MAX_RATE_LIMIT_WAIT_MS, respectBudget, tailPollDelay, type RateLimitBudget } from '../../shared/request-pacing';
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 

@@ -2,7 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { DatadogLog } from '../../activities/datadog-log';
-import { FailureType } from '../../activities/failure-types';
+import { FailureType } from '../../shared/failure-types';
 import { createHttpAgent } from '../../activities/http-client';
 import {
   chunkForIntake,

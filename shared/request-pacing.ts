@@ -1,9 +1,19 @@
 /**
- * When the next Atlassian request may go, and when the tail polls next. Pure, on workflow time, so that pacing
- * survives replays, restarts and continue-as-new with the state it depends on.
+ * When the next Atlassian request may go, and when the tail polls next: the one home of pacing. Pure, so the poll
+ * activity (which paces the requests of a batch) and the workflow (which sleeps longer pauses durably) decide alike.
+ * The poll activity owns `nextRequestAt`: every outcome says when the org's next request may go.
  */
-import type { RateLimitBudget } from '../activities/poll';
-import { MAX_RATE_LIMIT_WAIT_MS } from '../activities/rate-limit-headers';
+
+/** The longest Atlassian's word may hold an org back at once (reference §5: clamp to at most 5 minutes). */
+export const MAX_RATE_LIMIT_WAIT_MS = 300_000;
+
+/** What Atlassian's `X-RateLimit-*` headers said of the budget on the last answer. */
+export interface RateLimitBudget {
+  limit?: number;
+  remaining?: number;
+  /** Epoch ms of the next reset, when Atlassian said. */
+  resetAt?: number;
+}
 
 /** Empty tail polls in a row before the interval starts to grow. */
 export const EMPTY_POLLS_BEFORE_BACKOFF = 3;

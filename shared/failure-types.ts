@@ -1,0 +1,54 @@
+/**
+ * `ApplicationFailure.type` of every failure the activities throw: the one list of them. The workflow reacts to
+ * the non-retryable ones; the retryable ones are transient faults that Temporal retries with backoff. A failure
+ * that concerns a credential says whose in its details (`FailureDetails`), so the workflow never guesses it.
+ */
+export const FailureType = {
+  /** Atlassian answered 401/403: the key is wrong, expired, revoked or lacks `read:events:admin`. */
+  AtlassianAuthFailed: 'AtlassianAuthFailed',
+  /** Atlassian answered 404 for the organization: wrong org ID, or a key of another org. */
+  AtlassianOrgNotFound: 'AtlassianOrgNotFound',
+  /** Atlassian refused the cursor (400 `ADMIN-400-1`): the workflow restarts the stream from its watermark. */
+  AtlassianCursorRefused: 'AtlassianCursorRefused',
+  /** Atlassian refused the request as malformed (another 400). */
+  AtlassianBadRequest: 'AtlassianBadRequest',
+  /** Retryable: a 5xx from Atlassian. */
+  AtlassianServerError: 'AtlassianServerError',
+  /** Retryable: a body that is not JSON or not a documented page. */
+  AtlassianInvalidResponse: 'AtlassianInvalidResponse',
+  /** Retryable: reset, timeout, refused connection on the way to Atlassian. */
+  AtlassianTransportError: 'AtlassianTransportError',
+  /** Datadog answered 401/403: the API key is missing, wrong or revoked. */
+  DatadogAuthFailed: 'DatadogAuthFailed',
+  /** Retryable: Datadog refused a request of several logs as malformed or too large; it is split and resent. */
+  DatadogRejectedLog: 'DatadogRejectedLog',
+  /** Retryable: a 5xx, 408 or 429 from the intake. */
+  DatadogUnavailable: 'DatadogUnavailable',
+  /** Retryable: reset, timeout, refused connection on the way to Datadog. */
+  DatadogTransportError: 'DatadogTransportError',
+  /** A credential reference could not be resolved on the worker (variable unset or not allowed, file unreadable). */
+  CredentialUnavailable: 'CredentialUnavailable',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+export const CredentialOwner = { Atlassian: 'atlassian', Datadog: 'datadog' } as const;
+export type CredentialOwner = (typeof CredentialOwner)[keyof typeof CredentialOwner];
+
+/** `details[0]` of a credential failure. */
+export interface FailureDetails {
+  owner: CredentialOwner;
+}
+
+/** Failures that no retry can fix: the workflow holds its cursor and waits for `rotate`. */
+export const credentialFailureTypes: ReadonlySet<string> = new Set<FailureType>([
+  FailureType.AtlassianAuthFailed,
+  FailureType.AtlassianOrgNotFound,
+  FailureType.DatadogAuthFailed,
+  FailureType.CredentialUnavailable,
+]);
+
+/** Whose credential a failure's details name; undefined when they name none. */
+export function credentialOwnerIn(details: readonly unknown[] | undefined): CredentialOwner | undefined {
+  const owner = (details?.[0] as Partial<FailureDetails> | undefined)?.owner;
+  return owner === CredentialOwner.Atlassian || owner === CredentialOwner.Datadog ? owner : undefined;
+}
