@@ -28,9 +28,9 @@ export function credentialRefSchema(flag: string) {
 export function instantSchema(flag: string) {
   return z.string().transform((value, ctx) => {
     try {
-      return parseInstant(value, flag);
+      return parseInstant(value);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as InvalidBackfillRangeError).message });
+      ctx.addIssue({ code: 'custom', message: `${flag} ${(err as InvalidBackfillRangeError).message}` });
       return z.NEVER;
     }
   });

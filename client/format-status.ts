@@ -14,6 +14,15 @@ export function formatStatus(status: OrgAuditStatus): string {
   if (status.paused) lines.push(`paused:       since ${new Date(status.paused.at).toISOString()}: ${status.paused.reason}`);
   if (status.awaitingCredentials) lines.push(`awaiting:     ${status.awaitingCredentials.owner} credentials: ${status.awaitingCredentials.message}`);
   if (status.rateLimitedUntil) lines.push(`rate-limited: until ${status.rateLimitedUntil}`);
+  if (status.stalled) lines.push(`stalled:      since ${new Date(status.stalled.since).toISOString()}: ${status.stalled.reason}`);
+  if (status.pageLimit < status.config.pageSize) lines.push(`page size:    ${status.pageLimit} (shrunk from ${status.config.pageSize} to fit payload limits)`);
+  if (status.stats.deadLettered > 0) {
+    lines.push(`dead letters: ${status.stats.deadLettered} in all; kept now: ${status.deadLetters.map((d) => d.eventId).join(', ') || 'none'} (resend-dead-letters --org ${status.orgId})`);
+  }
+  if (status.stats.cursorRecoveries > 0) lines.push(`recoveries:   ${status.stats.cursorRecoveries} stream restarts from the watermark`);
+  if (status.stats.lastRejectedMessage) {
+    lines.push(`refused msg:  ${new Date(status.stats.lastRejectedMessage.at).toISOString()}: ${status.stats.lastRejectedMessage.message} (${status.stats.messagesRejected} in all)`);
+  }
   for (const range of status.backfills) {
     lines.push(`backfill #${range.id}:  ${range.from} → ${range.to} ${range.state}, ${range.events} events in ${range.pages} pages`);
   }

@@ -5,8 +5,17 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
-import { requestBackfillUpdate, pauseSignal, resumeSignal, rotateCredentialsSignal, statusQuery, stopSignal } from '../workflows/messages';
-import { InvalidBackfillRangeError, iso, validateBackfillRequest } from '../workflows/backfill-ranges';
+import {
+  pauseSignal,
+  requestBackfillUpdate,
+  resendDeadLettersSignal,
+  resumeSignal,
+  rotateCredentialsSignal,
+  seekSignal,
+  statusQuery,
+  stopSignal,
+} from '../workflows/messages';
+import { InvalidBackfillRangeError, iso, rangeErrorMessage, validateBackfillRequest } from '../workflows/backfill-ranges';
 import {
   credentialRefSchema,
   durationSchema,
@@ -20,7 +29,7 @@ import { serveCodec } from './codec-server-command';
 import { connectClient, type ClientContext } from './connect';
 import { registerDatadogCommands } from './datadog-apply-command';
 import { formatOrgList, formatStatus } from './format-status';
-import { OrgNotRunningError, listOrgs, runningOrg, startOrg } from './org-control';
+import { OrgNotRunningError, UnrecoverablePositionError, listOrgs, runningOrg, startOrg } from './org-control';
 
 const org = () => new Option('--org <id>', 'Atlassian organization ID');
 
@@ -37,7 +46,7 @@ function asUsageError<T>(work: () => T): T {
   try {
     return work();
   } catch (err) {
-    if (err instanceof InvalidBackfillRangeError) throw new UsageError(err.message);
+    if (err instanceof InvalidBackfillRangeError) throw new UsageError(rangeErrorMessage(err, (field) => `--${field}`));
     throw err;
   }
 }
@@ -87,7 +96,7 @@ export function buildProgram(): Command {
         })
       );
       if (!result.started) console.log(`${result.workflowId} is already running; left as it is`);
-      else if (result.resumedStoppedRun) console.log(`${result.workflowId} started, resuming from where its last run stopped`);
+      else if (result.resumedFrom) console.log(`${result.workflowId} started, resuming from where its last run (${result.resumedFrom.toLowerCase()}) left off`);
       else console.log(`${result.workflowId} started`);
     });
 
@@ -163,6 +172,31 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('seek')
+    .description("restart the tail's stream at an event time (what was delivered already is not delivered again)")
+    .addOption(org())
+    .option('--from <iso>', 'event time to read from, ISO-8601 with an offset')
+    .action(async (raw) => {
+      const options = parseOptions(z.object({ org: orgIdSchema, from: instantSchema('--from') }), raw);
+      if (options.from > Date.now()) throw new UsageError('--from is in the future');
+      await withClient(async ({ client }) => (await runningOrg(client, options.org)).signal(seekSignal, { from: iso(options.from) }));
+      console.log(`seek to ${iso(options.from)} sent to ${options.org}`);
+    });
+
+  program
+    .command('resend-dead-letters')
+    .description('re-send the logs Datadog refused, kept as dead letters on the workers (all, or --event IDs)')
+    .addOption(org())
+    .option('--event <id...>', 'Atlassian event IDs to re-send (default: all of the org)')
+    .action(async (raw) => {
+      const options = parseOptions(z.object({ org: orgIdSchema, event: z.array(z.string().min(1).max(200)).max(1000).optional() }), raw);
+      await withClient(async ({ client }) =>
+        (await runningOrg(client, options.org)).signal(resendDeadLettersSignal, options.event ? { eventIds: options.event } : {})
+      );
+      console.log(`resend of ${options.event ? `${options.event.length} dead letters` : 'all dead letters'} requested for ${options.org}`);
+    });
+
+  program
     .command('status')
     .description("show an organization's phase, cursor, lag, backfill progress and counters")
     .addOption(org())
@@ -221,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`error: ${err.cause?.message ?? err.message}`);
       return 2;
     }
-    if (err instanceof OrgNotRunningError) {
+    if (err instanceof OrgNotRunningError || err instanceof UnrecoverablePositionError) {
       console.error(`error: ${err.message}`);
       return 1;
     }

@@ -8,9 +8,8 @@ import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL, type Credenti
 import { WORKFLOW_ID_PREFIX, workflowIdForOrg } from '../shared/org-workflow';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
-import type { OrgAuditConfig, OrgAuditState, OrgAuditStatus } from '../workflows/org-audit-state';
-import { statusQuery } from '../workflows/messages';
-import type { OrgAuditResult } from '../workflows/org-audit-workflow';
+import type { OrgAuditConfig, OrgAuditInput, OrgAuditResult, OrgAuditState, OrgAuditStatus } from '../workflows/org-audit-state';
+import { positionQuery, statusQuery } from '../workflows/messages';
 import { orgAuditWorkflow } from '../workflows/org-audit-workflow';
 
 export const START_DEFAULTS = {
@@ -44,8 +43,26 @@ export interface StartOrgResult {
   workflowId: string;
   /** False when the org's workflow was already running and was left as it is. */
   started: boolean;
-  /** True when a stopped run's cursor and queue were taken over. */
-  resumedStoppedRun: boolean;
+  /** How the last run ended when its cursor and queue were taken over (`COMPLETED` after `stop`); undefined for a first start. */
+  resumedFrom?: string;
+}
+
+/**
+ * The org's last run ended without `stop` (terminated, failed, timed out) and its position could not be read back:
+ * starting afresh would skip or repeat events, so `start` refuses and says how to choose.
+ */
+export class UnrecoverablePositionError extends Error {
+  override readonly name = 'UnrecoverablePositionError';
+  constructor(
+    readonly orgId: string,
+    readonly lastStatus: string,
+    cause: string
+  ) {
+    super(
+      `the last run of organization ${orgId} ended ${lastStatus.toLowerCase()} and its position could not be read (${cause}); ` +
+        `is a worker running? To start afresh anyway, give --since with the event time to deliver from`
+    );
+  }
 }
 
 export class OrgNotRunningError extends Error {
@@ -55,23 +72,27 @@ export class OrgNotRunningError extends Error {
   }
 }
 
-/** Ensures the org's workflow runs. Idempotent; a stopped org resumes from where its last run stopped. */
+/**
+ * Ensures the org's workflow runs. Idempotent. An org whose last run ended resumes from that run's position: its
+ * result after `stop`, or (terminated, failed, timed out) the position its history replays to, read with the
+ * `position` query. Only an explicit `--since` starts such an org afresh.
+ */
 export async function startOrg(client: Client, taskQueue: string, options: StartOrgOptions, now = Date.now()): Promise<StartOrgResult> {
   const workflowId = workflowIdForOrg(options.orgId);
   const previous = await describeOrNull(client, workflowId);
-  if (previous?.status.name === 'RUNNING') return { workflowId, started: false, resumedStoppedRun: false };
+  if (previous?.status.name === 'RUNNING') return { workflowId, started: false };
 
   let state: OrgAuditState | undefined;
   let since = options.since ?? now - START_DEFAULTS.sinceLookbackMs;
-  if (previous?.status.name === 'COMPLETED') {
-    const result = (await client.workflow.getHandle(workflowId).result()) as OrgAuditResult;
-    state = { ...result.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null };
+  const lastPosition = previous && !(options.since !== undefined && previous.status.name !== 'COMPLETED') ? await positionOf(client, workflowId, previous.status.name, options.orgId) : undefined;
+  if (lastPosition) {
+    state = { ...lastPosition.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null, stalled: null };
     state.credentials = {
       atlassian: withNewRef(state.credentials.atlassian, options.atlassianKey),
       datadog: withNewRef(state.credentials.datadog, options.datadogKey),
     };
     // The tail's start must not move, or events between the two would be skipped or repeated.
-    since = result.config.since;
+    since = lastPosition.config.since;
   }
   const pollIntervalMs = options.pollIntervalMs ?? START_DEFAULTS.pollIntervalMs;
   const config: OrgAuditConfig = {
@@ -100,7 +121,20 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
     ],
     staticSummary: `Atlassian org ${options.orgId} audit log → Datadog`,
   });
-  return { workflowId, started: true, resumedStoppedRun: state !== undefined };
+  return { workflowId, started: true, resumedFrom: lastPosition ? previous?.status.name : undefined };
+}
+
+/** The config and state the last run ended with. */
+async function positionOf(client: Client, workflowId: string, status: string, orgId: string): Promise<Required<OrgAuditInput>> {
+  const handle = client.workflow.getHandle(workflowId);
+  if (status === 'COMPLETED') return (await handle.result()) as OrgAuditResult;
+  try {
+    // A closed run answers queries by replaying its history on a worker: the position as of its last event, which
+    // moved only after Datadog accepted a page.
+    return await handle.query(positionQuery);
+  } catch (err) {
+    throw new UnrecoverablePositionError(orgId, status, err instanceof Error ? err.message.split('\n')[0]!.slice(0, 200) : String(err));
+  }
 }
 
 /** The handle of a running org workflow, or OrgNotRunningError. */

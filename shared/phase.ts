@@ -9,6 +9,11 @@ export const AuditPhase = {
   /** Atlassian answered 429: waiting until the time it gave. */
   RateLimited: 'rate-limited',
   Paused: 'paused',
+  /**
+   * Not advancing though nothing holds it: a failure no retry fixes (retried later), a poll or ship retrying for
+   * minutes (an outage), a cursor that does not move. Status says why.
+   */
+  Stalled: 'stalled',
   /** A key was refused (401/403) or cannot be resolved: holding the cursor until `rotate`. */
   AwaitingCredentials: 'awaiting-credentials',
   /** `stop` was requested; the workflow completes after the page in flight. */

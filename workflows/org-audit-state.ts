@@ -21,20 +21,39 @@ export interface OrgAuditConfig {
   pageSize: number;
   /** How many recently shipped event IDs are remembered to drop repeats. */
   recentIdsLimit: number;
+  /**
+   * A stream restarted without its cursor (Atlassian refused it, or it stopped advancing) re-reads from its
+   * watermark minus this much, and drops what it already delivered. @default 24 h
+   */
+  cursorRecoveryOverlapMs?: number;
+  /**
+   * A backfill range that reached the stream's end keeps polling its cursor this long for events Atlassian
+   * processes late (their own time inside the range, their processing after it was read). @default 24 h
+   */
+  backfillSettleMs?: number;
+  /** An activity running this long without a delivered page shows the org as stalled. @default 2 min */
+  stallAfterMs?: number;
   /** Test hook: continue-as-new once history reaches this many events (Temporal's own suggestion applies too). */
   continueAsNewAfterHistoryLength?: number;
 }
 
 export interface StreamPosition {
-  /** `meta.next` of the last page shipped; null before the first page. */
+  /** `meta.next` of the last page shipped; null before the first page and after a cursor recovery. */
   cursor: string | null;
   pages: number;
   events: number;
+  /** `processedAt` of the last event shipped (epoch ms). */
+  watermark: number | null;
+  /**
+   * Set while a stream re-reads after losing its cursor: the event time its first request starts from. Events
+   * processed before the watermark were delivered already and are dropped until the stream passes it.
+   */
+  recoveringFrom: number | null;
+  /** Polls in a row that returned the cursor they were given with nothing new. */
+  stuckPolls: number;
 }
 
 export interface TailState extends StreamPosition {
-  /** `processedAt` of the last event shipped (epoch ms). */
-  watermark: number | null;
   /** When the last tail poll reached the end of the stream (epoch ms); null while catching up. */
   caughtUpAt: number | null;
   /** Tail polls in a row that found nothing: a quiet org is polled less often. */
@@ -47,7 +66,19 @@ export interface BackfillRange extends StreamPosition {
   from: number;
   to: number;
   requestedAt: number;
+  /** When the range's stream first came back empty; the range then settles until `settleUntil`. */
   completedAt: number | null;
+  /** Until then the finished range is polled now and then for late-processed events. */
+  settleUntil: number | null;
+  nextPollAt: number;
+}
+
+/** A log the Datadog intake kept refusing: a stub went in its place, the original waits on a worker's disk. */
+export interface DeadLetterRecord {
+  eventId: string;
+  status: number;
+  reason: string;
+  at: number;
 }
 
 export interface OrgAuditStats {
@@ -60,6 +91,11 @@ export interface OrgAuditStats {
   redated: number;
   lastShipAt: number | null;
   lastError: { at: number; message: string } | null;
+  deadLettered: number;
+  cursorRecoveries: number;
+  /** Signals and Updates whose payload was refused (never fatal: recorded here and in `lastRejectedMessage`). */
+  messagesRejected: number;
+  lastRejectedMessage: { at: number; message: string } | null;
 }
 
 export interface OrgAuditState {
@@ -72,7 +108,16 @@ export interface OrgAuditState {
   /** Which credential failed, and at which version; cleared when a newer version arrives. */
   awaitingCredentials: { owner: 'atlassian' | 'datadog'; version: number; message: string } | null;
   rateLimitedUntil: number | null;
+  /** When the org's next Atlassian request may go; the poll activity decides it (shared/request-pacing.ts). */
   nextRequestAt: number;
+  /** Events per page: the configured size, or smaller after Atlassian's pages had to shrink to fit payload limits. */
+  pageLimit: number;
+  /** Why the org is not advancing though nothing holds it (a failure retried later, an activity retrying long). */
+  stalled: { since: number; reason: string } | null;
+  /** The newest dead letters (bounded); `stats.deadLettered` counts all. */
+  deadLetters: DeadLetterRecord[];
+  /** An operator asked to re-send dead letters (all, or these IDs). */
+  resendRequested: { eventIds?: string[] } | null;
   /** IDs of recently shipped events, newest last. */
   recentIds: string[];
   stats: OrgAuditStats;
@@ -86,6 +131,13 @@ export interface OrgAuditInput {
   state?: OrgAuditState;
 }
 
+export interface OrgAuditResult {
+  stoppedBecause: string;
+  /** Config and state of the last run, so that a later `start` resumes exactly where this one stopped. */
+  config: OrgAuditConfig;
+  state: OrgAuditState;
+}
+
 export interface OrgAuditStatus {
   orgId: string;
   phase: AuditPhase;
@@ -93,6 +145,9 @@ export interface OrgAuditStatus {
   awaitingCredentials: OrgAuditState['awaitingCredentials'];
   credentials: OrgAuditState['credentials'];
   rateLimitedUntil: string | null;
+  stalled: OrgAuditState['stalled'];
+  pageLimit: number;
+  deadLetters: OrgAuditState['deadLetters'];
   tail: {
     since: string;
     watermark: string | null;
@@ -107,7 +162,9 @@ export interface OrgAuditStatus {
     to: string;
     pages: number;
     events: number;
-    state: 'queued' | 'running' | 'done';
+    /** `settling`: read to the end, still polled for late-processed events until `settleUntil`. */
+    state: 'queued' | 'running' | 'settling' | 'done';
+    settleUntil: string | null;
   }>;
   stats: OrgAuditStats;
   run: number;
@@ -115,6 +172,17 @@ export interface OrgAuditStatus {
 }
 
 export const MAX_FINISHED_BACKFILLS_KEPT = 20;
+export const MAX_DEAD_LETTERS_KEPT = 100;
+
+export const CONFIG_DEFAULTS = {
+  cursorRecoveryOverlapMs: 24 * 3_600_000,
+  backfillSettleMs: 24 * 3_600_000,
+  stallAfterMs: 2 * 60_000,
+} as const satisfies Partial<OrgAuditConfig>;
+
+export function newStream(): StreamPosition {
+  return { cursor: null, pages: 0, events: 0, watermark: null, recoveringFrom: null, stuckPolls: 0 };
+}
 
 export function initialState(config: OrgAuditConfig, now: number): OrgAuditState {
   const credentials = {
@@ -122,7 +190,7 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     datadog: { ref: config.initialCredentials.datadog, version: 1 },
   };
   return {
-    tail: { cursor: null, pages: 0, events: 0, watermark: null, caughtUpAt: null, emptyPolls: 0, nextPollAt: now },
+    tail: { ...newStream(), caughtUpAt: null, emptyPolls: 0, nextPollAt: now },
     backfills: [],
     nextBackfillId: 1,
     paused: null,
@@ -130,6 +198,10 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     awaitingCredentials: null,
     rateLimitedUntil: null,
     nextRequestAt: now,
+    pageLimit: config.pageSize,
+    stalled: null,
+    deadLetters: [],
+    resendRequested: null,
     recentIds: [],
     stats: {
       eventsShipped: 0,
@@ -141,20 +213,38 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
       redated: 0,
       lastShipAt: null,
       lastError: null,
+      deadLettered: 0,
+      cursorRecoveries: 0,
+      messagesRejected: 0,
+      lastRejectedMessage: null,
     },
     run: 1,
   };
 }
 
 /**
- * The input with every field present. A field added to config or state in a later version must get its default
- * here, so runs that started (or continued as new) under the older version keep working after an upgrade.
+ * The input with every field present. A field added to config or state in a later version gets its default here,
+ * so a state carried over from an older run (continue-as-new, or `start` after `stop`) keeps working.
  */
 export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAuditConfig; state: OrgAuditState } {
-  const config: OrgAuditConfig = { ...input.config, maxPollIntervalMs: input.config.maxPollIntervalMs ?? input.config.pollIntervalMs };
-  if (!input.state) return { config, state: initialState(config, now) };
-  const state = input.state;
-  return { config, state: { ...state, tail: { ...state.tail, emptyPolls: state.tail.emptyPolls ?? 0 } } };
+  const config: OrgAuditConfig = {
+    ...CONFIG_DEFAULTS,
+    ...input.config,
+    maxPollIntervalMs: input.config.maxPollIntervalMs ?? input.config.pollIntervalMs,
+  };
+  const fresh = initialState(config, now);
+  if (!input.state) return { config, state: fresh };
+  const old = input.state;
+  return {
+    config,
+    state: {
+      ...fresh,
+      ...old,
+      tail: { ...fresh.tail, ...old.tail },
+      backfills: old.backfills.map((range) => ({ ...newStream(), ...range, settleUntil: range.settleUntil ?? null, nextPollAt: range.nextPollAt ?? now })),
+      stats: { ...fresh.stats, ...old.stats },
+    },
+  };
 }
 
 /** Appends IDs and keeps only the newest `limit`. */
@@ -163,8 +253,14 @@ export function rememberIds(recent: string[], ids: readonly string[], limit: num
   return next.length > limit ? next.slice(next.length - limit) : next;
 }
 
+/** Ranges not yet read to the end of their stream. */
 export function pendingBackfills(state: OrgAuditState): BackfillRange[] {
   return state.backfills.filter((range) => range.completedAt === null);
+}
+
+/** Ranges read to the end and still polled for late-processed events. */
+export function settlingBackfills(state: OrgAuditState, now: number): BackfillRange[] {
+  return state.backfills.filter((range) => range.completedAt !== null && range.settleUntil !== null && range.settleUntil > now);
 }
 
 /** Lag of the tail: how far behind now the last point known to be fully delivered is. */

@@ -18,6 +18,10 @@ export const WorkflowMetric = {
   pages: 'atlassian_audit_pages',
   /** Counter: 429 answers from Atlassian that started a durable wait. Tags: org_id. */
   rateLimited: 'atlassian_audit_rate_limited',
+  /** Counter: logs the intake kept refusing, replaced by a stub and kept as dead letters. Tags: org_id. */
+  deadLettered: 'atlassian_audit_dead_lettered',
+  /** Counter: streams restarted from their watermark after Atlassian refused or stopped advancing a cursor. Tags: org_id. */
+  cursorRecoveries: 'atlassian_audit_cursor_recoveries',
   /** Gauge: how far behind now the tail's delivered position was at the last loop turn, in seconds. Tags: org_id. */
   tailLagSeconds: 'atlassian_audit_tail_lag_seconds',
   /** Gauge: 1 for the org's current phase, 0 for every other phase. Tags: org_id, phase. */
@@ -34,6 +38,14 @@ export function recordPagesDelivered(orgId: string, origin: 'tail' | 'backfill',
 /** Atlassian answered 429 and the workflow now waits until the time it gave. */
 export function recordRateLimited(orgId: string): void {
   metricMeter.createCounter(WorkflowMetric.rateLimited, undefined, 'Atlassian 429 answers').add(1, { org_id: orgId });
+}
+
+export function recordDeadLettered(orgId: string, count: number): void {
+  metricMeter.createCounter(WorkflowMetric.deadLettered, undefined, 'Logs kept as dead letters').add(count, { org_id: orgId });
+}
+
+export function recordCursorRecovery(orgId: string): void {
+  metricMeter.createCounter(WorkflowMetric.cursorRecoveries, undefined, 'Cursor recoveries').add(1, { org_id: orgId });
 }
 
 /**

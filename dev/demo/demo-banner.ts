@@ -62,7 +62,7 @@ export function renderBanner(facts: BannerFacts): string {
 
 function workflowState(workflow: StartOrgResult): string {
   if (!workflow.started) return 'already running, resumed from its cursor';
-  return workflow.resumedStoppedRun ? 'started again where its stopped run left off' : 'started';
+  return workflow.resumedFrom ? `started again where its last run (${workflow.resumedFrom.toLowerCase()}) left off` : 'started';
 }
 
 /** A day of event time ending two days ago, whole hours: older than the demo tail's start, within the seed events. */

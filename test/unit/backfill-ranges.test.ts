@@ -2,6 +2,7 @@ import {
   ATLASSIAN_RETENTION_MS,
   InvalidBackfillRangeError,
   parseInstant,
+  rangeErrorMessage,
   subtractRanges,
   validateBackfillRequest,
 } from '../../workflows/backfill-ranges';
@@ -19,30 +20,49 @@ describe('validateBackfillRequest', () => {
   });
 
   test.each([
-    [{ from: '2026-11-21T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /--from must be before --to/],
-    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /--from must be before --to/],
-    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-26T00:00:00Z' }, /--to is in the future/],
+    [{ from: '2026-11-21T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before the end of the range/],
+    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before the end of the range/],
+    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-26T00:00:00Z' }, /^to is in the future/],
     [{ from: now - ATLASSIAN_RETENTION_MS - 1, to: now - DAY * 2 }, /older than Atlassian's 180-day retention/],
     [{ from: now - DAY / 2, to: now - 1 }, /already covered by the tail/],
-    [{ from: 'last tuesday', to: '2026-11-20T00:00:00Z' }, /--from is not a valid time/],
-    [{ from: '2026-11-20', to: '2026-11-20T25:00:00Z' }, /--to is not a valid time/],
-  ])('refuses %j', (request, message) => {
+    [{ from: 'last tuesday', to: '2026-11-20T00:00:00Z' }, /^from is not a valid time/],
+    [{ from: '2026-11-20', to: '2026-11-20T25:00:00Z' }, /^to is not a valid time/],
+    [{ from: '2026-02-31', to: '2026-11-20T00:00:00Z' }, /^from is not a valid time/],
+    [{ from: '2026-11-19T10:00:00', to: '2026-11-20T00:00:00Z' }, /^from is not a valid time/],
+  ])('refuses %j, naming the bound without any flag', (request, message) => {
     expect(() => validateBackfillRequest(request, limits)).toThrow(InvalidBackfillRangeError);
-    expect(() => validateBackfillRequest(request, limits)).toThrow(message);
+    try {
+      validateBackfillRequest(request, limits);
+    } catch (err) {
+      expect(rangeErrorMessage(err as InvalidBackfillRangeError)).toMatch(message);
+      expect(rangeErrorMessage(err as InvalidBackfillRangeError)).not.toContain('--');
+    }
+  });
+
+  test('a caller names the bound its own way', () => {
+    try {
+      validateBackfillRequest({ from: '2026-11-20T00:00:00Z', to: '2026-11-26T00:00:00Z' }, limits);
+      throw new Error('accepted a range ending in the future');
+    } catch (err) {
+      expect(rangeErrorMessage(err as InvalidBackfillRangeError, (field) => `--${field}`)).toMatch(/^--to is in the future/);
+    }
   });
 });
 
 describe('parseInstant', () => {
-  test('takes ISO-8601 with or without time and offset, and epoch ms as a number', () => {
-    expect(parseInstant('2026-11-20', 'x')).toBe(Date.parse('2026-11-20T00:00:00Z'));
-    expect(parseInstant('2026-11-20T10:00:00+02:00', 'x')).toBe(Date.parse('2026-11-20T08:00:00Z'));
-    expect(parseInstant(5, 'x')).toBe(5);
+  test('takes a date (midnight UTC), a date and time with an offset, and epoch ms as a number', () => {
+    expect(parseInstant('2026-11-20')).toBe(Date.parse('2026-11-20T00:00:00Z'));
+    expect(parseInstant('2026-11-20T10:00:00+02:00')).toBe(Date.parse('2026-11-20T08:00:00Z'));
+    expect(parseInstant('2024-02-29T23:59:59.5Z')).toBe(Date.parse('2024-02-29T23:59:59.500Z'));
+    expect(parseInstant(5)).toBe(5);
   });
 
-  test('refuses loose forms that Date.parse would accept, and digits typed as text', () => {
-    expect(() => parseInstant('Nov 20 2026', '--since')).toThrow('--since is not a valid time');
-    expect(() => parseInstant('1764000000000', '--since')).toThrow('--since is not a valid time');
-  });
+  test.each(['Nov 20 2026', '1764000000000', '2026-02-31', '2026-02-29', '2026-13-01', '2026-11-20T10:00:00', '2026-11-20T10:00'])(
+    'refuses %s (loose, impossible, or a time without an offset)',
+    (value) => {
+      expect(() => parseInstant(value)).toThrow('is not a valid time');
+    }
+  );
 });
 
 describe('subtractRanges', () => {

@@ -19,8 +19,8 @@ import { loadPayloadKeyRing } from '../../codec/payload-keys';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { AuditPhase } from '../../shared/phase';
 import type { StandinEventInput } from '../../dev/standins/atlassian-standin';
-import { iso, type BackfillRequest } from '../../workflows/backfill-ranges';
-import type { RotateCredentialsInput } from '../../workflows/messages';
+import { iso } from '../../workflows/backfill-ranges';
+import type { BackfillRequest, RotateCredentialsInput } from '../../workflows/messages';
 import { pauseSignal, requestBackfillUpdate, resumeSignal, rotateCredentialsSignal, stopSignal } from '../../workflows/messages';
 import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
 import { AuditHarness, TEST_KEYS, WORKER_ENV, duplicatesOf, waitUntil } from '../support/audit-harness';
@@ -79,7 +79,7 @@ function commandLineOperator(env: NodeJS.ProcessEnv, outputs: string[]): Operato
     pause: (orgId, reason) => cli('pause', '--org', orgId, '--reason', reason),
     resume: (orgId) => cli('resume', '--org', orgId),
     backfill: (orgId, from, to) => cli('backfill', '--org', orgId, '--from', iso(from), '--to', iso(to)),
-    rotate: (orgId, { atlassian, datadog }) =>
+    rotate: (orgId, { atlassian, datadog } = {}) =>
       cli(
         'rotate',
         '--org',
