@@ -275,10 +275,11 @@ export class OrgAudit {
     state.recentIds = rememberIds(state.recentIds, fresh.map((e) => e.id), this.config.recentIdsLimit);
 
     const processed = lastProcessedAt(fresh);
-    if (processed !== null) stream.watermark = Math.max(stream.watermark ?? 0, processed);
-    if (stream.recoveringFrom !== null && (outcome.reachedEnd || fresh.some((e) => (processedAtOf(e) ?? 0) > (stream.watermark ?? 0)))) {
+    // A re-read is over once it serves what was processed after the watermark, or reaches the stream's end.
+    if (stream.recoveringFrom !== null && (outcome.reachedEnd || (processed !== null && processed > (stream.watermark ?? 0)))) {
       stream.recoveringFrom = null;
     }
+    if (processed !== null) stream.watermark = Math.max(stream.watermark ?? 0, processed);
     stream.cursor = outcome.nextCursor ?? stream.cursor;
     stream.pages += outcome.pages;
     stream.events += fresh.length;

@@ -1,0 +1,248 @@
+/** The org's state transitions, without a server: what each message, poll outcome and failure does to the state. */
+import type { PollPageOutcome } from '../../activities/poll';
+import type { PolledEvent } from '../../activities/polled-event';
+import { FailureType } from '../../shared/failure-types';
+import { AuditPhase } from '../../shared/phase';
+import { InvalidBackfillRangeError } from '../../workflows/backfill-ranges';
+import { FAILURE_RETRY_MS, OrgAudit, type Job } from '../../workflows/org-audit';
+import type { OrgAuditConfig } from '../../workflows/org-audit-state';
+
+const HOUR = 3_600_000;
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const TAIL: Job = { kind: 'tail' };
+
+const config: OrgAuditConfig = {
+  orgId: 'org-1',
+  initialCredentials: { atlassian: 'env:ATLASSIAN_API_KEY', datadog: 'env:DD_API_KEY' },
+  since: NOW - HOUR,
+  pollIntervalMs: 60_000,
+  maxPollIntervalMs: 240_000,
+  maxRequestsPerMinute: 60,
+  pageSize: 200,
+  recentIdsLimit: 1000,
+};
+
+function event(id: string, processedAt: number, time = processedAt): PolledEvent {
+  return {
+    kind: 'event',
+    id,
+    event: {
+      id,
+      type: 'events',
+      attributes: { time: new Date(time).toISOString(), processedAt: new Date(processedAt).toISOString(), action: 'group_created', actor: { id: 'a' }, context: [] },
+    } as never,
+  };
+}
+
+function page(events: PolledEvent[], extra: Partial<Extract<PollPageOutcome, { kind: 'page' }>> = {}): Extract<PollPageOutcome, { kind: 'page' }> {
+  return {
+    kind: 'page',
+    events,
+    nextCursor: `c-${events.at(-1)?.id ?? 'end'}`,
+    lastProcessedAt: null,
+    budget: {},
+    pages: 1,
+    requests: 1,
+    reachedEnd: events.length === 0,
+    nextRequestAt: NOW,
+    repeatsDropped: 0,
+    pageLimit: config.pageSize,
+    cursorStuck: false,
+    ...extra,
+  };
+}
+
+/** Polls and "ships" one outcome as the workflow would; returns what would have been shipped. */
+function deliver(org: OrgAudit, job: Job, outcome: Extract<PollPageOutcome, { kind: 'page' }>, now = NOW): string[] {
+  const fresh = org.afterPoll(job, outcome, now)!;
+  org.afterShip(job, outcome, fresh, fresh.length > 0 ? { accepted: fresh.length, requests: 1, redated: 0, deadLettered: [] } : null, now);
+  return fresh.map((e) => e.id);
+}
+
+const newOrg = () => new OrgAudit({ config }, NOW);
+
+describe('messages never throw, and what they refuse is recorded', () => {
+  test.each([
+    ['a number as reason', { reason: 42 }],
+    ['a bare string', 'just a string'],
+    ['an array', [1, 2]],
+    ['a 10,000-character reason', { reason: 'x'.repeat(10_000) }],
+  ])('pause with %s still pauses', (_, payload) => {
+    const org = newOrg();
+    expect(() => org.pause(payload, NOW)).not.toThrow();
+    expect(org.phase(NOW)).toBe(AuditPhase.Paused);
+    expect(org.state.paused?.reason).toBe('paused by operator');
+    expect(org.state.stats.messagesRejected).toBe(1);
+    expect(org.status(NOW).stats.lastRejectedMessage?.message).toMatch(/^pause ignored: /);
+  });
+
+  test('pause with no payload (as the Temporal CLI sends) pauses without complaint', () => {
+    const org = newOrg();
+    org.pause(null, NOW);
+    expect(org.phase(NOW)).toBe(AuditPhase.Paused);
+    expect(org.state.stats.messagesRejected).toBe(0);
+  });
+
+  test('stop with an odd reason stops', () => {
+    const org = newOrg();
+    org.stop({ reason: { nested: true } }, NOW);
+    expect(org.nextStep(NOW)).toEqual({ kind: 'stop' });
+    expect(org.result().stoppedBecause).toBe('stopped by operator');
+  });
+
+  test('a rotation to something that is not a reference is refused and changes nothing', () => {
+    const org = newOrg();
+    org.rotate({ datadog: 'dd-raw-key-value' }, NOW);
+    expect(org.state.credentials.datadog).toEqual({ ref: 'env:DD_API_KEY', version: 1 });
+    expect(org.state.stats.lastRejectedMessage?.message).toMatch(/rotateCredentials ignored: datadog: not an env:NAME/);
+    expect(org.state.stats.lastRejectedMessage?.message).not.toContain('dd-raw-key-value');
+  });
+
+  test('a bare rotation re-reads only the credential that failed', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.CredentialUnavailable, message: 'datadog credential unavailable', details: [{ owner: 'datadog' }] }, NOW);
+    expect(org.nextStep(NOW)).toEqual({ kind: 'awaitCredentials', owner: 'datadog', version: 1 });
+    org.rotate(undefined, NOW);
+    expect(org.state.credentials).toEqual({ atlassian: { ref: 'env:ATLASSIAN_API_KEY', version: 1 }, datadog: { ref: 'env:DD_API_KEY', version: 2 } });
+    expect(org.nextStep(NOW).kind).toBe('poll');
+  });
+
+  test('the backfill signal records a bad range; the validator throws it to the caller', () => {
+    const org = newOrg();
+    org.backfill({ from: '2026-02-31', to: '2026-11-20T00:00:00Z' }, NOW);
+    org.backfill({ from: 1 }, NOW);
+    expect(org.state.backfills).toEqual([]);
+    expect(org.state.stats.messagesRejected).toBe(2);
+    expect(() => org.checkBackfill({ from: '2026-11-24T00:00:00Z', to: '2026-11-26T00:00:00Z' }, NOW)).toThrow(InvalidBackfillRangeError);
+    expect(() => org.checkBackfill('nonsense', NOW)).toThrow(InvalidBackfillRangeError);
+  });
+
+  test('overlapping backfills queue only what is not queued yet', () => {
+    const org = newOrg();
+    expect(org.queueBackfill({ from: NOW - 10 * HOUR, to: NOW - 5 * HOUR }, NOW).rangeIds).toEqual([1]);
+    const second = org.queueBackfill({ from: NOW - 12 * HOUR, to: NOW - 8 * HOUR }, NOW);
+    expect(second.ranges).toEqual([{ id: 2, from: new Date(NOW - 12 * HOUR).toISOString(), to: new Date(NOW - 10 * HOUR).toISOString() }]);
+  });
+});
+
+describe('a cursor Atlassian refuses', () => {
+  test('restarts the tail from its watermark minus the overlap, and drops what was delivered', () => {
+    const org = newOrg();
+    const t0 = NOW - 30 * 60_000;
+    expect(deliver(org, TAIL, page([event('a', t0), event('b', t0 + 1000)]))).toEqual(['a', 'b']);
+    org.afterFailure(TAIL, { type: FailureType.AtlassianCursorRefused, message: 'Atlassian refused the cursor (400 ADMIN-400-1)' }, NOW);
+    expect(org.state.tail.cursor).toBeNull();
+    expect(org.state.stats.cursorRecoveries).toBe(1);
+    const input = org.pollInput(TAIL, NOW);
+    // The overlap (24 h) reaches before the tail's start, so the stream restarts at the start.
+    expect(input).toMatchObject({ cursor: null, from: config.since });
+    // The re-read serves everything again: only what was processed after the watermark goes out.
+    expect(deliver(org, TAIL, page([event('a', t0), event('b', t0 + 1000), event('c', t0 + 2000)]))).toEqual(['c']);
+    expect(org.state.tail.recoveringFrom).toBeNull();
+    expect(org.state.tail.cursor).toBe('c-c');
+  });
+
+  test('a stuck cursor is recovered once, then retried later and later, shown as stalled', () => {
+    const org = newOrg();
+    const stuck = page([event('a', NOW - 1000)], { cursorStuck: true });
+    deliver(org, TAIL, stuck);
+    deliver(org, TAIL, { ...stuck, cursorStuck: true });
+    expect(org.state.stats.cursorRecoveries).toBe(1);
+    expect(org.phase(NOW)).toBe(AuditPhase.Running);
+    deliver(org, TAIL, { ...stuck, cursorStuck: true });
+    expect(org.phase(NOW)).toBe(AuditPhase.Stalled);
+    expect(org.status(NOW).stalled?.reason).toMatch(/cursor does not advance/);
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: FAILURE_RETRY_MS });
+  });
+});
+
+describe('failures no retry fixes', () => {
+  test('are retried after five minutes, with the org shown as stalled, and cleared by the next delivered page', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.AtlassianBadRequest, message: 'Atlassian rejected the request (400)' }, NOW);
+    expect(org.phase(NOW)).toBe(AuditPhase.Stalled);
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: FAILURE_RETRY_MS });
+    expect(org.nextStep(NOW + FAILURE_RETRY_MS).kind).toBe('poll');
+    deliver(org, TAIL, page([event('a', NOW)]), NOW + FAILURE_RETRY_MS);
+    expect(org.phase(NOW + FAILURE_RETRY_MS)).toBe(AuditPhase.Running);
+  });
+
+  test('a credential failure names its owner from the failure details', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.DatadogAuthFailed, message: 'Datadog refused the API key with 403', details: [{ owner: 'datadog' }] }, NOW);
+    expect(org.state.awaitingCredentials).toMatchObject({ owner: 'datadog', version: 1 });
+    expect(org.phase(NOW)).toBe(AuditPhase.AwaitingCredentials);
+  });
+});
+
+describe('backfill ranges', () => {
+  const from = NOW - 10 * HOUR;
+  const to = NOW - 5 * HOUR;
+
+  test('end at the stream end, not at a short page, then settle for late events', () => {
+    const org = newOrg();
+    org.queueBackfill({ from, to }, NOW);
+    org.state.tail.nextPollAt = NOW + HOUR;
+    const step = org.nextStep(NOW);
+    expect(step.kind).toBe('poll');
+    const job = (step as { job: Job }).job;
+    // Atlassian serves fewer than asked: the range goes on.
+    deliver(org, job, page([event('b1', NOW - 6 * HOUR, from + 1)]));
+    expect(org.status(NOW).backfills[0]!.state).toBe('running');
+    expect(org.phase(NOW)).toBe(AuditPhase.Backfilling);
+    deliver(org, job, page([]));
+    expect(org.status(NOW).backfills[0]!.state).toBe('settling');
+    expect(org.phase(NOW)).not.toBe(AuditPhase.Backfilling);
+    // A late event turns up on the settling range's next poll.
+    const later = NOW + config.maxPollIntervalMs!;
+    expect(org.nextStep(later)).toMatchObject({ kind: 'poll', job: { kind: 'backfill' } });
+    expect(deliver(org, job, page([event('late', later, from + 2)]), later)).toEqual(['late']);
+    expect(org.status(NOW + 25 * HOUR).backfills[0]!.state).toBe('done');
+  });
+
+  test('drop events outside their range and repeats of recent IDs', () => {
+    const org = newOrg();
+    org.queueBackfill({ from, to }, NOW);
+    const job: Job = { kind: 'backfill', range: org.state.backfills[0]! };
+    deliver(org, TAIL, page([event('x', NOW)]));
+    expect(deliver(org, job, page([event('x', NOW, from + 5)])).length).toBe(0);
+    expect(deliver(org, job, page([event('out', NOW, to + 1), event('in', NOW, from + 1)]))).toEqual(['in']);
+  });
+});
+
+describe('dead letters and pacing', () => {
+  test('dead letters are kept in status; a resend request runs before the next poll and clears what was re-sent', () => {
+    const org = newOrg();
+    const outcome = page([event('a', NOW), event('b', NOW)]);
+    const fresh = org.afterPoll(TAIL, outcome, NOW)!;
+    org.afterShip(TAIL, outcome, fresh, { accepted: 2, requests: 2, redated: 0, deadLettered: [{ eventId: 'b', status: 400, reason: 'refused' }] }, NOW);
+    expect(org.status(NOW).deadLetters).toEqual([{ eventId: 'b', status: 400, reason: 'refused', at: NOW }]);
+    org.requestResend({ eventIds: ['b'] }, NOW);
+    expect(org.nextStep(NOW)).toEqual({ kind: 'resendDeadLetters', eventIds: ['b'] });
+    org.afterResend({ resent: ['b'], refused: [], missing: [] }, NOW);
+    expect(org.state.deadLetters).toEqual([]);
+    expect(org.nextStep(NOW).kind).not.toBe('resendDeadLetters');
+  });
+
+  test('a failed resend is not repeated on its own', () => {
+    const org = newOrg();
+    org.requestResend(undefined, NOW);
+    org.afterFailure('resend', { type: FailureType.DatadogUnavailable, message: 'Datadog answered 503' }, NOW);
+    expect(org.state.resendRequested).toBeNull();
+  });
+
+  test('a pause of a second or more is a durable wait; a shorter one goes to the poll as notBefore', () => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW)], { nextRequestAt: NOW + 5_000 }));
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: 5_000 });
+    expect(org.nextStep(NOW + 4_500).kind).toBe('poll');
+    expect(org.pollInput(TAIL, NOW + 4_500).notBefore).toBe(NOW + 5_000);
+  });
+
+  test('a poll whose pages had to shrink lowers the page size for the next polls and says so', () => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW)], { pageLimit: 50 }));
+    expect(org.pollInput(TAIL, NOW).limit).toBe(50);
+    expect(org.status(NOW).pageLimit).toBe(50);
+  });
+});
