@@ -36,6 +36,10 @@ export interface StartOrgOptions {
   maxRequestsPerMinute?: number;
   pageSize?: number;
   recentIdsLimit?: number;
+  /** Tuning and test hooks; the workflow's defaults apply when unset (see OrgAuditConfig). */
+  cursorRecoveryOverlapMs?: number;
+  backfillSettleMs?: number;
+  stallAfterMs?: number;
   continueAsNewAfterHistoryLength?: number;
 }
 
@@ -107,6 +111,9 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
     maxRequestsPerMinute: options.maxRequestsPerMinute ?? START_DEFAULTS.maxRequestsPerMinute,
     pageSize: options.pageSize ?? START_DEFAULTS.pageSize,
     recentIdsLimit: options.recentIdsLimit ?? START_DEFAULTS.recentIdsLimit,
+    ...(options.cursorRecoveryOverlapMs !== undefined && { cursorRecoveryOverlapMs: options.cursorRecoveryOverlapMs }),
+    ...(options.backfillSettleMs !== undefined && { backfillSettleMs: options.backfillSettleMs }),
+    ...(options.stallAfterMs !== undefined && { stallAfterMs: options.stallAfterMs }),
     continueAsNewAfterHistoryLength: options.continueAsNewAfterHistoryLength,
   };
   await client.workflow.start(orgAuditWorkflow, {
