@@ -6,7 +6,8 @@ import type { Dispatcher } from 'undici';
 import { ActionCatalogueCache } from './action-catalogue-cache';
 import { mapEvents, type MapEventsInput } from './map';
 import { pollEventsPage, type PollPageInput } from './poll';
-import { shipLogs, type ShipLogsInput } from './ship';
+import { resendDeadLetters, shipLogs, type ShipLogsInput } from './ship';
+import { DeadLetterStore, type ResendDeadLettersInput } from './dead-letters';
 import { withHeartbeats } from './heartbeat-ticker';
 
 export interface ActivityDependencies {
@@ -17,6 +18,8 @@ export interface ActivityDependencies {
   env?: NodeJS.ProcessEnv;
   /** @default Date.now */
   now?: () => number;
+  /** Where logs Datadog keeps refusing are kept (relative to the working directory). @default '.data/dead-letters' */
+  deadLetterDir?: string;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -24,11 +27,14 @@ export function createActivities(deps: ActivityDependencies) {
   const now = deps.now ?? Date.now;
   const http = { dispatcher: deps.dispatcher, env, now };
   const actionCatalogues = new ActionCatalogueCache({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http });
+  const deadLetters = new DeadLetterStore(deps.deadLetterDir);
+  const ship = { datadogIntakeUrl: deps.datadogIntakeUrl, deadLetters, ...http };
   return {
     pollEventsPage: (input: PollPageInput) =>
       withHeartbeats(() => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input)),
     mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
-    shipLogs: (input: ShipLogsInput) => shipLogs({ datadogIntakeUrl: deps.datadogIntakeUrl, ...http }, input),
+    shipLogs: (input: ShipLogsInput) => shipLogs(ship, input),
+    resendDeadLetters: (input: ResendDeadLettersInput) => resendDeadLetters(ship, input),
   };
 }
 

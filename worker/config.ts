@@ -19,6 +19,7 @@ const envSchema = z.object({
   DD_SITE: siteSchema.default('datadoghq.com'),
   DD_LOGS_INTAKE_URL: httpUrl.optional(),
   AUDIT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  AUDIT_DEAD_LETTER_DIR: z.string().trim().min(1).optional(),
 });
 
 export interface WorkerConfig {
@@ -26,6 +27,8 @@ export interface WorkerConfig {
   atlassianBaseUrl: string;
   datadogIntakeUrl: string;
   shutdownGraceMs: number;
+  /** Unset: the activities' default, `.data/dead-letters` under the working directory. */
+  deadLetterDir?: string;
 }
 
 /**
@@ -49,5 +52,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     atlassianBaseUrl: values.ATLASSIAN_API_BASE_URL,
     datadogIntakeUrl: values.DD_LOGS_INTAKE_URL ?? `https://http-intake.logs.${values.DD_SITE}/api/v2/logs`,
     shutdownGraceMs: values.AUDIT_SHUTDOWN_GRACE_SECONDS * 1000,
+    deadLetterDir: values.AUDIT_DEAD_LETTER_DIR,
   };
 }

@@ -50,7 +50,12 @@ async function run(): Promise<void> {
         connection,
         namespace,
         taskQueue: config.taskQueue,
-        activities: { atlassianBaseUrl: config.atlassianBaseUrl, datadogIntakeUrl: config.datadogIntakeUrl, dispatcher },
+        activities: {
+          atlassianBaseUrl: config.atlassianBaseUrl,
+          datadogIntakeUrl: config.datadogIntakeUrl,
+          deadLetterDir: config.deadLetterDir,
+          dispatcher,
+        },
         workflowBundle,
         dataConverter,
         shutdownGraceMs: config.shutdownGraceMs,

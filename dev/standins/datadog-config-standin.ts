@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { StandinHttpServer, jsonReply, type HttpOutcome, type StandinHttpRequest } from './standin-http-server';
+import { jsonReply, listenStandin, type HttpOutcome, type StandinHttpRequest, type StandinHttpServer } from './standin-http-server';
 
 export type DatadogConfigObjectKind = 'pipeline' | 'rule' | 'dashboard';
 
@@ -107,17 +107,12 @@ export class DatadogConfigStandin {
     this.now = options.now ?? Date.now;
   }
 
-  static async start(options: DatadogConfigStandinOptions): Promise<DatadogConfigStandin> {
-    let standin: DatadogConfigStandin | undefined;
-    const server = await StandinHttpServer.listen(
-      async (request) => {
-        if (!standin) throw new Error('stand-in not ready');
-        return standin.handle(request);
-      },
+  static start(options: DatadogConfigStandinOptions): Promise<DatadogConfigStandin> {
+    return listenStandin(
+      (server) => new DatadogConfigStandin(options, server),
+      (standin, request) => standin.handle(request),
       { port: options.port }
     );
-    standin = new DatadogConfigStandin(options, server);
-    return standin;
   }
 
   async close(): Promise<void> {

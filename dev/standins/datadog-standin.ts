@@ -6,7 +6,8 @@
  * Like the real intake, 202 means "accepted for processing", not "kept": a log whose official time lies outside
  * Datadog's window (18 h past, 2 h future) is answered 202 and then dropped, and a log over 1 MB is kept but counted
  * as truncated. That makes both of Datadog's silent behaviours observable in tests. Accepted logs can be appended to
- * an NDJSON file so the demo can show what "arrived in Datadog".
+ * an NDJSON file so the demo can show what "arrived in Datadog". Told which logs are malformed, it refuses them with
+ * 400 every time, as the real intake does, so that what a client does with such a log can be tested.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { z } from 'zod';
-import { StandinHttpServer, jsonReply, type HttpOutcome, type StandinHttpRequest } from './standin-http-server';
+import { jsonReply, listenStandin, type HttpOutcome, type StandinHttpRequest, type StandinHttpServer } from './standin-http-server';
 
 export const DATADOG_INTAKE_LIMITS = {
   /** Uncompressed request body; 413 above. */
@@ -70,7 +71,23 @@ export interface DatadogStandinOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Logs refused as malformed; see `MalformedLogs`.
+   * @default undefined (no log is refused for what it holds)
+   */
+  malformedLogs?: MalformedLogs;
 }
+
+/**
+ * Which logs the stand-in refuses with 400, as the real intake refuses a malformed log: a list of
+ * `atlassian.event_id`s, or a predicate on the whole log. One such log refuses the whole request.
+ *
+ * Choice: the list stands for "the log of this event is malformed", so it does not catch the dead-letter stub the
+ * ship activity sends in that log's place (a different log, marked by `atlassian.dead_letter`). A re-sent original
+ * is caught until its ID leaves the list, as a log stays malformed until someone repairs it. A predicate sees every
+ * log, stubs included.
+ */
+export type MalformedLogs = readonly string[] | ((log: ReceivedLog) => boolean);
 
 export interface DatadogStandinStats {
   received: number;
@@ -86,6 +103,7 @@ const inflate = promisify(zlib.inflate);
 const controlFaultBodySchema = z.object({ fault: datadogFaultSchema, times: z.number().int().min(1).default(1) });
 const controlOutageBodySchema = z.object({ fault: datadogFaultSchema, durationMs: z.number().int().min(1) });
 const controlKeysBodySchema = z.object({ apiKeys: z.array(z.string().min(1)).min(1) });
+const controlMalformedBodySchema = z.object({ eventIds: z.array(z.string().min(1)) });
 
 export class DatadogStandin {
   /** The full intake URL, `http://127.0.0.1:<port>/api/v2/logs`. */
@@ -100,6 +118,7 @@ export class DatadogStandin {
   private apiKeys: Set<string>;
   private readonly faults: { fault: DatadogFault; remaining: number }[] = [];
   private outage: { fault: DatadogFault; until: number } | undefined;
+  private isMalformed: (log: ReceivedLog) => boolean = () => false;
   private readonly now: () => number;
   /** NDJSON appends are chained so concurrent requests never interleave their lines. */
   private ndjsonQueue: Promise<void> = Promise.resolve();
@@ -112,20 +131,16 @@ export class DatadogStandin {
     this.url = `${server.origin}/api/v2/logs`;
     this.now = options.now ?? Date.now;
     this.apiKeys = new Set(options.apiKeys);
+    this.setMalformedLogs(options.malformedLogs);
   }
 
   static async start(options: DatadogStandinOptions): Promise<DatadogStandin> {
     if (options.ndjsonPath) await mkdir(path.dirname(options.ndjsonPath), { recursive: true });
-    let standin: DatadogStandin | undefined;
-    const server = await StandinHttpServer.listen(
-      async (request) => {
-        if (!standin) throw new Error('stand-in not ready');
-        return standin.handle(request);
-      },
+    return listenStandin(
+      (server) => new DatadogStandin(options, server),
+      (standin, request) => standin.handle(request),
       { port: options.port }
     );
-    standin = new DatadogStandin(options, server);
-    return standin;
   }
 
   async close(): Promise<void> {
@@ -151,15 +166,29 @@ export class DatadogStandin {
   /** `atlassian.event_id` of every received log, in arrival order (repeats kept, so duplicates can be counted). */
   receivedEventIds(): string[] {
     return this.receivedLogs.flatMap((log) => {
-      const atlassian = log['atlassian'];
-      const eventId = isPlainObject(atlassian) ? atlassian['event_id'] : undefined;
-      return typeof eventId === 'string' ? [eventId] : [];
+      const eventId = eventIdOf(log);
+      return eventId === undefined ? [] : [eventId];
     });
   }
 
   /** Replaces the accepted keys: a key no longer listed gets 403 from the next request on. */
   setApiKeys(apiKeys: string[]): void {
     this.apiKeys = new Set(apiKeys);
+  }
+
+  /** Replaces which logs are refused as malformed, from the next request on; undefined refuses none. */
+  setMalformedLogs(malformed: MalformedLogs | undefined): void {
+    if (typeof malformed === 'function') {
+      this.isMalformed = malformed;
+      return;
+    }
+    const eventIds = new Set(malformed ?? []);
+    this.isMalformed = (log) => {
+      const eventId = eventIdOf(log);
+      const atlassian = log['atlassian'];
+      const isStub = isPlainObject(atlassian) && atlassian['dead_letter'] !== undefined;
+      return eventId !== undefined && eventIds.has(eventId) && !isStub;
+    };
   }
 
   /** Queues a fault for the next `times` intake requests, first in first out. */
@@ -248,6 +277,14 @@ export class DatadogStandin {
       return { outcome: intakeError(400, 'every log must be a JSON object'), entries: logs.length };
     }
 
+    const malformed = logs.find((log) => this.isMalformed(log));
+    if (malformed) {
+      // Choice: the detail names the event, as a client's operator would need; Datadog's own wording is not documented.
+      const eventId = eventIdOf(malformed);
+      const detail = eventId === undefined ? 'malformed log' : `malformed log of event ${eventId}`;
+      return { outcome: intakeError(400, detail), entries: logs.length };
+    }
+
     const receivedAt = this.now();
     const accepted: ReceivedLog[] = [];
     for (const log of logs) {
@@ -290,7 +327,8 @@ export class DatadogStandin {
     const { pathname } = request.url;
     if (request.method === 'GET' && pathname === '/_standin/stats') return jsonReply(200, this.stats());
     if (request.method === 'GET' && pathname === '/_standin/logs') return jsonReply(200, { data: this.receivedLogs });
-    if (request.method === 'POST' && ['/_standin/faults', '/_standin/outage', '/_standin/keys'].includes(pathname)) {
+    const posts = ['/_standin/faults', '/_standin/outage', '/_standin/keys', '/_standin/malformed'];
+    if (request.method === 'POST' && posts.includes(pathname)) {
       try {
         const body: unknown = JSON.parse(request.body.toString('utf8'));
         if (pathname === '/_standin/faults') {
@@ -303,6 +341,11 @@ export class DatadogStandin {
           const until = this.now() + durationMs;
           this.startOutage(fault, until);
           return jsonReply(200, { until: new Date(until).toISOString() });
+        }
+        if (pathname === '/_standin/malformed') {
+          const { eventIds } = controlMalformedBodySchema.parse(body);
+          this.setMalformedLogs(eventIds);
+          return jsonReply(200, { eventIds: eventIds.length });
         }
         const { apiKeys } = controlKeysBodySchema.parse(body);
         this.setApiKeys(apiKeys);
@@ -377,6 +420,12 @@ function faultOutcome(fault: DatadogFault): HttpOutcome {
 function intakeError(status: number, detail?: string, headers: Record<string, string> = {}): HttpOutcome {
   const error = { status: String(status), title: STATUS_CODES[status] ?? 'Error', ...(detail ? { detail } : {}) };
   return jsonReply(status, { errors: [error] }, headers);
+}
+
+function eventIdOf(log: ReceivedLog): string | undefined {
+  const atlassian = log['atlassian'];
+  const eventId = isPlainObject(atlassian) ? atlassian['event_id'] : undefined;
+  return typeof eventId === 'string' ? eventId : undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 /**
- * The HTTP plumbing both stand-ins share: a loopback server whose handler returns what to do with a request
+ * The HTTP plumbing the stand-ins share: a loopback server whose handler returns what to do with a request
  * (answer it, reset the connection, or leave it hanging) instead of writing to the socket itself. Keeping the
  * handlers free of socket code lets them record every outcome in one place and makes faults one more outcome.
  */
@@ -39,6 +39,24 @@ export interface StandinHttpServerOptions {
    * @default 16 * 1024 * 1024
    */
   maxBodyBytes?: number;
+}
+
+/**
+ * Starts a stand-in whose handler is one of its own (private) methods. The server must listen before the stand-in
+ * exists, since the stand-in is built with the server's origin; no request is served before `build` has returned.
+ */
+export async function listenStandin<Standin>(
+  build: (server: StandinHttpServer) => Standin,
+  handle: (standin: Standin, request: StandinHttpRequest) => Promise<HttpOutcome>,
+  options: StandinHttpServerOptions = {}
+): Promise<Standin> {
+  let standin: Standin | undefined;
+  const server = await StandinHttpServer.listen(async (request) => {
+    if (standin === undefined) throw new Error('stand-in not ready');
+    return handle(standin, request);
+  }, options);
+  standin = build(server);
+  return standin;
 }
 
 export function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): HttpOutcome {

@@ -144,6 +144,46 @@ describe('Datadog logs intake stand-in', () => {
     });
   });
 
+  describe('refusing malformed logs', () => {
+    const stub = (eventId: string) => log(eventId, { atlassian: { event_id: eventId, org_id: 'org-1', dead_letter: { status: 400 } } });
+
+    it('refuses no log for its content unless told to', async () => {
+      await startStandin();
+      expect((await send([log('anything')])).status).toBe(202);
+    });
+
+    it('answers 400 to every request holding a log of a listed event, keeping none of its logs', async () => {
+      await startStandin({ malformedLogs: ['bad'] });
+      const refused = await send([log('good'), log('bad')]);
+      expect(refused.status).toBe(400);
+      expect(refused.json()).toEqual({ errors: [{ status: '400', title: 'Bad Request', detail: 'malformed log of event bad' }] });
+      expect((await send([log('bad', { atlassian: { event_id: 'bad', org_id: 'org-1', resent_dead_letter: true } })])).status).toBe(400);
+      expect(standin.requests.map((r) => [r.status, r.entries])).toEqual([[400, 2], [400, 1]]);
+      expect((await send([log('good')])).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['good']);
+    });
+
+    it('lets through the dead-letter stub of a listed event, a different log', async () => {
+      await startStandin({ malformedLogs: ['bad'] });
+      expect((await send([stub('bad')])).status).toBe(202);
+      expect(standin.receivedEventIds()).toEqual(['bad']);
+    });
+
+    it('takes a predicate on the whole log instead, which sees stubs too', async () => {
+      await startStandin({ malformedLogs: (received) => received['message'] === 'event bad' });
+      expect((await send([stub('bad')])).status).toBe(400);
+      expect((await send([log('good')])).status).toBe(202);
+    });
+
+    it('is told again at run time, and an empty list or undefined ends it', async () => {
+      await startStandin();
+      standin.setMalformedLogs(['bad']);
+      expect((await send([log('bad')])).status).toBe(400);
+      standin.setMalformedLogs(undefined);
+      expect((await send([log('bad')])).status).toBe(202);
+    });
+  });
+
   describe('what 202 does not promise', () => {
     beforeEach(() => startStandin());
 
@@ -254,7 +294,7 @@ describe('Datadog logs intake stand-in', () => {
       await expect(neverMet).rejects.toThrow(/within 60 ms \(2 logs received\)/);
     });
 
-    it('serves stats and logs, and takes faults and keys, over its control endpoints', async () => {
+    it('serves stats and logs, and takes faults, keys and malformed events, over its control endpoints', async () => {
       await startStandin();
       const control = async (method: 'GET' | 'POST', controlPath: string, body?: unknown) => {
         const response = await request(`${standin.origin}/_standin/${controlPath}`, {
@@ -272,6 +312,10 @@ describe('Datadog logs intake stand-in', () => {
       expect((await send([log('a')])).status).toBe(403);
       expect((await send([log('a'), log('old', { timestamp: 0 })], { key: 'rotated' })).status).toBe(202);
       expect((await control('POST', 'faults', { fault: { kind: 'status', status: 418 } })).status).toBe(400);
+      expect(await control('POST', 'malformed', { eventIds: ['bad'] })).toEqual({ status: 200, body: { eventIds: 1 } });
+      expect((await send([log('bad')], { key: 'rotated' })).status).toBe(400);
+      expect((await control('POST', 'malformed', { eventIds: [] })).status).toBe(200);
+      expect((await control('POST', 'malformed', { eventIds: [''] })).status).toBe(400);
       expect(await control('POST', 'outage', { fault: { kind: 'status', status: 503 }, durationMs: 1 })).toEqual({
         status: 200,
         body: { until: new Date(NOW + 1).toISOString() },
@@ -285,8 +329,8 @@ describe('Datadog logs intake stand-in', () => {
           received: 1,
           dropped: 1,
           truncated: 0,
-          requests: 4,
-          requestsByStatus: { '202': 1, '403': 1, '500': 1, '503': 1 },
+          requests: 5,
+          requestsByStatus: { '202': 1, '400': 1, '403': 1, '500': 1, '503': 1 },
         },
       });
       expect(await control('GET', 'logs')).toEqual({ status: 200, body: { data: [log('a')] } });
