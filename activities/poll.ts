@@ -11,6 +11,7 @@ import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
 import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
+import { readableText } from './readable-text';
 import { earliestNextRequest, respectBudget, type RateLimitBudget } from '../shared/request-pacing';
 
 export interface PollPageInput {
@@ -21,6 +22,7 @@ export interface PollPageInput {
   /** Event-time bounds in epoch ms, sent with the first request of a stream (the cursor carries them after). */
   from?: number;
   to?: number;
+  /** Events asked for per page; a page over the size cap is re-read with fewer (see the outcome's `pageLimit`). */
   limit: number;
   /**
    * Read up to this many pages in one go while the pauses between them are short (a budget of several requests a
@@ -35,29 +37,44 @@ export interface PollPageInput {
   stopAfter?: number;
 }
 
-/** The fields marked optional are absent from outcomes recorded before batches existed: read them as one page. */
 export type PollPageOutcome =
   | {
       kind: 'page';
-      /** The events of every page read, in stream order. */
+      /** The events of every page read, in stream order, each ID once. */
       events: PolledEvent[];
       /** Where the next poll continues; Atlassian returns one even on the last page. */
       nextCursor: string | null;
       /** `processedAt` of the last event read: the tail's watermark. */
       lastProcessedAt: string | null;
       budget: RateLimitBudget;
-      /** Pages read (each `limit` events or, the last one of the stream, fewer). @default 1 */
-      pages?: number;
-      /** Requests sent, a 429 or a failure after the first page included. @default 1 */
-      requests?: number;
-      /** The last page read was short: the stream has nothing more for now. */
-      reachedEnd?: boolean;
-      /** Epoch ms when the org's next request may go, by its cap and Atlassian's headers. */
-      nextRequestAt?: number;
+      /** Pages used (a page re-read smaller, or left for the next poll, is not counted). */
+      pages: number;
+      /** Requests sent: re-reads of an oversized page, a 429 or a failure after the first page included. */
+      requests: number;
+      /** The last page read had no events (or no next cursor): the stream has nothing more for now. */
+      reachedEnd: boolean;
+      /** Epoch ms when the org's next request may go (the activity is the one owner of this; shared/request-pacing.ts). */
+      nextRequestAt: number;
       /** A 429 came after some pages: they are delivered first, then the workflow waits this long. */
       rateLimitedForMs?: number;
+      /** Repeats of an event ID within this poll, dropped here (first occurrence kept). */
+      repeatsDropped: number;
+      /**
+       * The `limit` the last request used: lower than the input's when pages had to shrink to fit the size cap.
+       * A poll that could not re-read its first page smaller in time returns `pages: 0` and this: the next poll
+       * must ask with it, as the full page would be oversized again. Growing it back later is the caller's choice.
+       */
+      pageLimit: number;
+      /**
+       * True when the last page came back with the cursor it was asked with and only events already in this poll or
+       * none new: the stream did not advance. A page that repeats its cursor always ends the batch; when it is the
+       * poll's first, its events are new to the poll (so this is false) and `nextCursor` equals the input cursor.
+       */
+      cursorStuck: boolean;
     }
-  | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
+  | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget; nextRequestAt: number; requests: number };
+
+type PageOutcome = Extract<PollPageOutcome, { kind: 'page' }>;
 
 export interface PollDependencies {
   atlassianBaseUrl: string;
@@ -67,11 +84,22 @@ export interface PollDependencies {
 }
 
 /**
- * A poll reads no page that would take its bodies past this many bytes (judged by the page before). The batch passes
- * through history, and its Datadog logs are about twice its size: this keeps them under the SDK's 512 KiB payload
- * warning.
+ * The most bytes of Atlassian page bodies one poll returns, and the most one page may have. The poll result passes
+ * through history, and so do its Datadog logs (the map's result and the ship's input); Temporal warns above 512 KiB
+ * a payload and refuses 2 MB. Measured against the stand-in (dev/standins): the poll result is 1.00–1.17 times the
+ * bodies it came from, the logs 1.02 times for events of a large `context` (mapped whole once), 2.25 times for the
+ * demo's events (~1 KB each) and 2.74 times for the smallest events (~400 B, the map's fixed fields dominate).
+ * At 176 KiB, the worst case is a poll result of ~206 KiB and logs of ~482 KiB, under the warning.
+ * A page above it is re-read with half the limit; a batch stops before a page that would take it past it (judged
+ * by the page before) and leaves a page that still would to the next poll.
  */
-const MAX_BATCH_BYTES = 192 * 1024;
+const MAX_BATCH_BYTES = 176 * 1024;
+
+/**
+ * An event too large for a poll result on its own travels as a `malformed` element: its ID, its times and action,
+ * and this many characters of its JSON, however large the event.
+ */
+const OVERSIZED_PREVIEW_CHARS = 4_000;
 
 /**
  * The pages read so far wait in the activity for the batch to end: a longer pause before the next one would delay
@@ -79,10 +107,18 @@ const MAX_BATCH_BYTES = 192 * 1024;
  */
 const MAX_WAIT_WITHIN_BATCH_MS = 250;
 
-/** One request's answer: a page with the size of its body, or a 429. */
-type PageResponse =
-  | (Pick<Extract<PollPageOutcome, { kind: 'page' }>, 'kind' | 'events' | 'nextCursor' | 'lastProcessedAt' | 'budget'> & { bytes: number })
-  | Extract<PollPageOutcome, { kind: 'rateLimited' }>;
+/** One page as read: its elements (IDs of malformed ones already given), its cursor and the size of its body. */
+interface ReadPage {
+  kind: 'page';
+  elements: PolledEvent[];
+  nextCursor: string | null;
+  lastProcessedAt: string | null;
+  budget: RateLimitBudget;
+  bytes: number;
+}
+
+/** One request's answer: a page, or a 429. */
+type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
 
 /**
  * Reads `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`: one page, or with `maxPages` as many as the
@@ -90,29 +126,42 @@ type PageResponse =
  * visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body that is not the documented
  * page) is thrown as retryable and Temporal tries again with backoff. A failure after the first page ends the batch
  * instead: what was read is returned, and the next poll meets the failure again from the cursor after it.
+ *
+ * Pages nobody here wrote: a page whose body is over `MAX_BATCH_BYTES` is re-read from the same cursor with half
+ * the limit (the smaller limit stays for the batch); an event ID seen before in this poll is dropped; a short page
+ * is not the end (Atlassian may serve fewer than asked), an empty one is; a page that comes back with the cursor it
+ * was asked with ends the batch, so a cursor that does not advance is read once per poll.
  */
 export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
   const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env);
   const maxPages = input.maxPages ?? 1;
-  const batch = {
-    events: [] as PolledEvent[],
+  const batch: Omit<PageOutcome, 'kind' | 'nextRequestAt' | 'rateLimitedForMs'> = {
+    events: [],
     nextCursor: input.cursor,
-    lastProcessedAt: null as string | null,
-    budget: {} as RateLimitBudget,
+    lastProcessedAt: null,
+    budget: {},
     pages: 0,
     requests: 0,
     reachedEnd: false,
+    repeatsDropped: 0,
+    pageLimit: input.limit,
+    cursorStuck: false,
   };
+  const seenIds = new Set<string>();
   let batchBytes = 0;
   let sendAt = input.notBefore ?? deps.now();
   const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): PollPageOutcome => ({ kind: 'page', ...batch, ...extra });
+  /** Whether the request after one paced to `nextRequestAt` still belongs in this poll. */
+  const mayContinue = (nextRequestAt: number) =>
+    nextRequestAt - deps.now() <= MAX_WAIT_WITHIN_BATCH_MS && (input.stopAfter === undefined || nextRequestAt < input.stopAfter);
 
   for (;;) {
     await sleepUntil(sendAt, deps.now);
     const sentAt = deps.now();
+    const cursor = batch.pages === 0 ? input.cursor : batch.nextCursor;
     let response: PageResponse;
     try {
-      response = await requestPage(deps, apiKey, { ...input, cursor: batch.pages === 0 ? input.cursor : batch.nextCursor });
+      response = await requestPage(deps, apiKey, { ...input, cursor, limit: batch.pageLimit });
     } catch (err) {
       if (batch.pages === 0) throw err;
       batch.requests++;
@@ -124,28 +173,93 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
       return outcome({ nextRequestAt: earliestNextRequest(sentAt, input.maxRequestsPerMinute) });
     }
     batch.requests++;
-    const nextRequestAt = respectBudget(earliestNextRequest(sentAt, input.maxRequestsPerMinute), response.budget, deps.now());
+    batch.budget = response.budget;
+    const pacedTo = respectBudget(earliestNextRequest(sentAt, input.maxRequestsPerMinute), response.budget, deps.now());
     if (response.kind === 'rateLimited') {
-      if (batch.pages === 0) return response;
+      const nextRequestAt = Math.max(pacedTo, deps.now() + response.retryAfterMs);
+      if (batch.pages === 0) return { ...response, nextRequestAt, requests: batch.requests };
       return outcome({ nextRequestAt, rateLimitedForMs: response.retryAfterMs });
     }
-    batch.events.push(...response.events);
-    batch.nextCursor = response.nextCursor ?? batch.nextCursor;
-    batch.lastProcessedAt = response.lastProcessedAt ?? batch.lastProcessedAt;
-    batch.budget = response.budget;
+    const nextRequestAt = pacedTo;
+
+    if (response.bytes > MAX_BATCH_BYTES && response.elements.length > 1 && batch.pageLimit > 1) {
+      // Halved from what was served, not from what was asked: a server that serves fewer than asked would
+      // otherwise answer the "smaller" request with the same oversized page.
+      batch.pageLimit = Math.max(1, Math.floor(Math.min(batch.pageLimit, response.elements.length) / 2));
+      if (!mayContinue(nextRequestAt)) return outcome({ nextRequestAt });
+      sendAt = nextRequestAt;
+      continue;
+    }
+    const page = response.bytes > MAX_BATCH_BYTES ? withOversizedElementsPreviewed(response) : response;
+    if (batch.pages > 0 && batchBytes + page.bytes > MAX_BATCH_BYTES) return outcome({ nextRequestAt });
+
+    let newEvents = 0;
+    for (const element of page.elements) {
+      if (seenIds.has(element.id)) {
+        batch.repeatsDropped++;
+        continue;
+      }
+      seenIds.add(element.id);
+      batch.events.push(element);
+      newEvents++;
+    }
+    const cursorRepeated = page.nextCursor !== null && page.nextCursor === cursor;
+    batch.nextCursor = page.nextCursor ?? batch.nextCursor;
+    batch.lastProcessedAt = page.lastProcessedAt ?? batch.lastProcessedAt;
     batch.pages++;
-    batchBytes += response.bytes;
-    batch.reachedEnd = response.events.length < input.limit;
+    batchBytes += page.bytes;
+    batch.reachedEnd = page.elements.length === 0 || page.nextCursor === null;
+    batch.cursorStuck = cursorRepeated && page.elements.length > 0 && newEvents === 0;
     const batchIsDone =
       batch.reachedEnd ||
-      response.nextCursor === null ||
+      cursorRepeated ||
       batch.pages >= maxPages ||
-      batchBytes + response.bytes > MAX_BATCH_BYTES ||
-      nextRequestAt - deps.now() > MAX_WAIT_WITHIN_BATCH_MS ||
-      (input.stopAfter !== undefined && nextRequestAt >= input.stopAfter);
+      batchBytes + page.bytes > MAX_BATCH_BYTES ||
+      !mayContinue(nextRequestAt);
     if (batchIsDone) return outcome({ nextRequestAt });
     sendAt = nextRequestAt;
   }
+}
+
+/**
+ * A page over the cap that cannot be made smaller (one element, or `limit` 1 already). Each element too large on
+ * its own is replaced by a `malformed` element carrying a preview, rather than cut like an oversized Datadog log
+ * (oversized-log.ts): that cut works on a mapped log and may turn the event into one JSON string first
+ * (attribute-limits.ts), so it cannot be applied to an event here; and a cut event would reach Datadog looking
+ * whole, while a `malformed` one is shipped marked (`status: warn`, `atlassian.parse_error` saying why) by the
+ * map as it is today. No event is silently dropped: the element keeps its ID, which the map puts in
+ * `atlassian.event_id`, and its times, which date the log; with the ID Atlassian gave it, an operator can fetch
+ * the whole event (`GET /admin/v1/orgs/{orgId}/events/{eventId}`).
+ */
+function withOversizedElementsPreviewed(page: ReadPage): ReadPage {
+  const elements = page.elements.map((element) => {
+    const json = JSON.stringify(element.kind === 'event' ? element.event : element.raw) ?? '';
+    const bytes = Buffer.byteLength(json, 'utf8');
+    return bytes > MAX_BATCH_BYTES ? oversizedPreview(element, json, bytes) : element;
+  });
+  return { ...page, elements, bytes: Buffer.byteLength(JSON.stringify(elements), 'utf8') };
+}
+
+function oversizedPreview(element: PolledEvent, json: string, bytes: number): PolledEvent {
+  const raw = element.kind === 'event' ? element.event : element.raw;
+  const attributes = isRecord(raw) && isRecord(raw.attributes) ? raw.attributes : {};
+  const identity = Object.fromEntries(
+    (['time', 'processedAt', 'action'] as const).flatMap((key) => {
+      const value = attributes[key];
+      return typeof value === 'string' ? [[key, readableText(value, 200)]] : [];
+    })
+  );
+  const reason = `event of ${bytes} bytes is larger than one poll may carry (${MAX_BATCH_BYTES} bytes); its first ${OVERSIZED_PREVIEW_CHARS} characters are kept in preview`;
+  return {
+    kind: 'malformed',
+    id: element.id,
+    raw: { id: element.id, attributes: identity, preview: readableText(json, OVERSIZED_PREVIEW_CHARS) },
+    problem: element.kind === 'malformed' ? `${element.problem}; ${reason}` : reason,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 async function sleepUntil(at: number, now: () => number): Promise<void> {
@@ -196,10 +310,10 @@ async function requestPage(
     throw transportFailure('Atlassian', err);
   }
   if (status !== 200) throw statusFailure(status, text, url);
-  return { kind: 'page', ...parsePage(text, url), budget, bytes: text.length };
+  return { kind: 'page', ...parsePage(text, url), budget, bytes: Buffer.byteLength(text, 'utf8') };
 }
 
-function parsePage(text: string, url: URL): Pick<Extract<PollPageOutcome, { kind: 'page' }>, 'events' | 'nextCursor' | 'lastProcessedAt'> {
+function parsePage(text: string, url: URL): Pick<ReadPage, 'elements' | 'nextCursor' | 'lastProcessedAt'> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -218,26 +332,31 @@ function parsePage(text: string, url: URL): Pick<Extract<PollPageOutcome, { kind
         .join('; ')}`,
     });
   }
-  const events = page.data.data.map(toPolledEvent);
-  const lastProcessed = [...events].reverse().find((e) => e.kind === 'event');
+  const identicalSoFar = new Map<string, number>();
+  const elements = page.data.data.map((raw) => toPolledEvent(raw, identicalSoFar));
+  const lastProcessed = [...elements].reverse().find((e) => e.kind === 'event');
   return {
-    events,
+    elements,
     nextCursor: page.data.meta?.next ?? null,
     lastProcessedAt: lastProcessed?.kind === 'event' ? (lastProcessed.event.attributes.processedAt ?? null) : null,
   };
 }
 
-function toPolledEvent(raw: unknown, index: number): PolledEvent {
+/**
+ * `identicalSoFar` counts, per content hash, the malformed elements without an ID met so far on the page. Such an
+ * element still needs a key for dedupe that a re-read of the page gives again: its content, and which occurrence
+ * of that content it is on the page, so that two identical elements are two events and not a repeat.
+ */
+function toPolledEvent(raw: unknown, identicalSoFar: Map<string, number>): PolledEvent {
   const parsed = atlassianEventSchema.safeParse(raw);
   if (parsed.success) return { kind: 'event', id: parsed.data.id, event: parsed.data };
   const rawId = (raw as { id?: unknown } | null)?.id;
-  return {
-    kind: 'malformed',
-    // An element without an ID still needs a stable key for dedupe: its content is stable across re-reads.
-    id: typeof rawId === 'string' && rawId ? rawId : `malformed:${createHash('sha256').update(JSON.stringify(raw) ?? String(index)).digest('hex').slice(0, 16)}`,
-    raw,
-    problem: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; '),
-  };
+  const problem = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  if (typeof rawId === 'string' && rawId) return { kind: 'malformed', id: rawId, raw, problem };
+  const hash = createHash('sha256').update(JSON.stringify(raw) ?? String(raw)).digest('hex').slice(0, 16);
+  const occurrence = (identicalSoFar.get(hash) ?? 0) + 1;
+  identicalSoFar.set(hash, occurrence);
+  return { kind: 'malformed', id: `malformed:${hash}:${occurrence}`, raw, problem };
 }
 
 /** Atlassian's code for a page cursor it does not accept (reference §6). */

@@ -14,7 +14,17 @@
  * - `events`: the filtered query, newest first by event time, its own strict rate limit; filters are not kept in
  *   its cursor (Atlassian issue ACCESS-1603), so clients must resend them.
  * - `events/{eventId}`, `event-actions`.
- * Control endpoints under `/_standin/` (no auth) let another process seed events, rotate keys and inject faults.
+ * Control endpoints under `/_standin/` (no auth) let another process seed events, rotate keys, inject faults, cap the
+ * stream's page size and expire cursors: `POST orgs/{orgId}/keys`, `POST orgs/{orgId}/events`, `POST faults`,
+ * `POST stream-page-size` (`{ maxPageSize: n | null }`), `POST orgs/{orgId}/expire-cursors` (no body), `GET stats`.
+ *
+ * Knobs for pages a collector did not write itself (each off by default):
+ * - `maxStreamPageSize` / `setMaxStreamPageSize()`: serve fewer events per page than asked, as Atlassian may;
+ * - faults `stuckCursor` (the page comes back with the cursor it was asked with), `duplicateEvent` (an ID twice in
+ *   one page), `overlappingCursor` (an ID on two pages in a row) and `unidentifiedElements` (identical elements
+ *   without an ID);
+ * - `expireCursors()`: every cursor issued so far is refused with 400 `ADMIN-400-1`;
+ * - `usersContext()`: a `context` of many users, for events too large to pass through a workflow's history.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
@@ -22,7 +32,7 @@ import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
-import { atlassianEventSchema, type AtlassianEvent } from '../../activities/atlassian-schema';
+import { atlassianEventSchema, type AtlassianEntity, type AtlassianEvent } from '../../activities/atlassian-schema';
 import { demoEventActions } from './demo-events';
 import { StandinHttpServer, jsonReply, type HttpOutcome, type StandinHttpRequest } from './standin-http-server';
 import { TokenBucket, type TokenBucketDecision } from './token-bucket';
@@ -65,6 +75,19 @@ export const standinEventInputSchema = z.object({
 });
 export type StandinEventInput = z.input<typeof standinEventInputSchema>;
 
+/**
+ * A `context` of `count` users, about 120 bytes each, for events larger than a workflow's history should carry
+ * whole (Atlassian's group events list the users acted on; the reference sets no bound). Deterministic, so a test
+ * can tell an event's size in advance: `JSON.stringify(usersContext(n))` is the same for the same arguments.
+ */
+export function usersContext(count: number, idPrefix = 'user'): AtlassianEntity[] {
+  return Array.from({ length: count }, (_, index) => ({
+    id: `${idPrefix}-${String(index).padStart(6, '0')}`,
+    type: 'users',
+    attributes: { name: `Stand-in User ${index}`, email: `${idPrefix}-${index}@example.com`, accountType: 'atlassian' },
+  }));
+}
+
 /** What the next matching `events-stream` request(s) get instead of (or on top of) the normal answer. */
 export const atlassianFaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('status'), status: z.literal([500, 502, 503, 504]) }),
@@ -78,8 +101,34 @@ export const atlassianFaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('invalidEvent') }),
   /** 429 regardless of the bucket. @default retryAfterSeconds 1 */
   z.object({ kind: z.literal('rateLimit'), retryAfterSeconds: z.number().int().min(0).optional() }),
+  /**
+   * The next page (empty or not) is served as usual but its `meta.next` and `links.next` carry the cursor it was
+   * asked with (for a request without one, a cursor at the start of its range): a client that follows it reads
+   * the same page again. Queued `times` times, it models a stream that does not advance for that many requests.
+   */
+  z.object({ kind: z.literal('stuckCursor') }),
+  /**
+   * The next non-empty page serves its first event a second time, appended at its end (so the page may hold one
+   * element more than its limit). The stream behind it is unchanged: the cursor moves past the page as usual.
+   */
+  z.object({ kind: z.literal('duplicateEvent') }),
+  /**
+   * The next non-empty page of two or more events returns a cursor one event short of its end, so the page after
+   * it starts with this page's last event again: one ID on two pages in a row, nothing skipped.
+   */
+  z.object({ kind: z.literal('overlappingCursor') }),
+  /**
+   * The next page (empty or not) ends with `count` identical elements that are not events: no `id`, no time, no
+   * actor. Nothing keys them by ID, yet each is an element of its own. @default count 2
+   */
+  z.object({ kind: z.literal('unidentifiedElements'), count: z.number().int().min(1).max(STREAM_PAGE_SIZE.max).optional() }),
 ]);
 export type AtlassianFault = z.infer<typeof atlassianFaultSchema>;
+
+/** Faults that shape a page the API serves, rather than standing in front of the API (see `handleApi`). */
+const PAGE_FAULT_KINDS = ['invalidEvent', 'stuckCursor', 'duplicateEvent', 'overlappingCursor', 'unidentifiedElements'] as const;
+type PageFault = Extract<AtlassianFault, { kind: (typeof PAGE_FAULT_KINDS)[number] }>;
+type FrontFault = Exclude<AtlassianFault, PageFault>;
 
 export interface RateLimitOptions {
   requestsPerMinute: number;
@@ -121,6 +170,13 @@ export interface AtlassianStandinOptions {
    * @default undefined (events live in memory only)
    */
   eventsFile?: string;
+  /**
+   * The most events an `events-stream` page holds, whatever `limit` asks (up to the documented 500): Atlassian may
+   * serve fewer than asked, and a client that reads a short page as the end of the stream stops early. `meta.page_size`
+   * then says the size in effect. Changed at run time with `setMaxStreamPageSize()`.
+   * @default undefined (the page holds `limit` events)
+   */
+  maxStreamPageSize?: number;
 }
 
 /** One request to the API (not to `/_standin/`), as answered. */
@@ -159,6 +215,8 @@ interface OrgState {
   readonly eventsById: Map<string, StoredEvent>;
   readonly streamBucket: TokenBucket | undefined;
   readonly filteredBucket: TokenBucket;
+  /** Stream cursors of an earlier generation are refused (`expireCursors`). */
+  cursorGeneration: number;
 }
 
 interface QueuedFault {
@@ -178,6 +236,8 @@ const streamCursorSchema = z.object({
   to: z.number().int().nullable(),
   limit: z.number().int().min(1).max(STREAM_PAGE_SIZE.max).nullable(),
   position: z.number().int().min(0),
+  /** The org's cursor generation when issued; cursors issued before this field existed are of generation 0. */
+  generation: z.number().int().min(0).default(0),
 });
 type StreamCursor = z.infer<typeof streamCursorSchema>;
 
@@ -199,6 +259,7 @@ const controlFaultBodySchema = z.object({
   times: z.number().int().min(1).default(1),
 });
 const controlKeysBodySchema = z.object({ apiKeys: z.array(z.string().min(1)).min(1) });
+const controlStreamPageSizeBodySchema = z.object({ maxPageSize: z.number().int().min(1).nullable() });
 
 /** One line of `eventsFile`: the input that rebuilds the served event exactly, ID and processing time included. */
 const persistedEventSchema = z.object({ orgId: z.string().min(1), event: standinEventInputSchema });
@@ -214,6 +275,7 @@ export class AtlassianStandin {
   private readonly faults: QueuedFault[] = [];
   private readonly now: () => number;
   private readonly retryAfterHeader: boolean;
+  private maxStreamPageSize: number | undefined;
 
   private constructor(
     private readonly options: AtlassianStandinOptions,
@@ -224,6 +286,7 @@ export class AtlassianStandin {
     this.url = server.origin;
     this.now = options.now ?? Date.now;
     this.retryAfterHeader = options.retryAfterHeader ?? true;
+    this.setMaxStreamPageSize(options.maxStreamPageSize);
   }
 
   static async start(options: AtlassianStandinOptions = {}): Promise<AtlassianStandin> {
@@ -254,6 +317,7 @@ export class AtlassianStandin {
       eventsById: new Map(),
       streamBucket: this.options.rateLimit ? limitedBy(this.options.rateLimit) : undefined,
       filteredBucket: limitedBy(this.options.filteredEventsRateLimit ?? { requestsPerMinute: 10, burst: 10 }),
+      cursorGeneration: 0,
     });
     const restored = this.restoredEvents.get(orgId);
     if (restored) {
@@ -265,6 +329,26 @@ export class AtlassianStandin {
   /** Replaces the org's keys: a key no longer listed gets 401 from the next request on. */
   setApiKeys(orgId: string, apiKeys: string[]): void {
     this.org(orgId).apiKeys = new Set(apiKeys);
+  }
+
+  /**
+   * From the next request on, `events-stream` pages hold at most `maxPageSize` events whatever `limit` asks;
+   * `undefined` serves `limit` again. Cursors are unaffected: a capped page moves the cursor past what it served.
+   */
+  setMaxStreamPageSize(maxPageSize: number | undefined): void {
+    if (maxPageSize !== undefined && !(Number.isInteger(maxPageSize) && maxPageSize >= 1)) {
+      throw new Error(`maxPageSize must be a positive integer, not ${maxPageSize}`);
+    }
+    this.maxStreamPageSize = maxPageSize;
+  }
+
+  /**
+   * Refuses every `events-stream` cursor of `orgId` issued so far with 400 `ADMIN-400-1` (the reference's
+   * "invalid page cursor"), as when Atlassian expires or invalidates cursors; cursors issued afterwards, from a
+   * request without a cursor, are accepted. The events stay: a client recovers by restarting from a time bound.
+   */
+  expireCursors(orgId: string): void {
+    this.org(orgId).cursorGeneration += 1;
   }
 
   /** Adds events in processing order and returns them as `events-stream` will serve them. */
@@ -392,9 +476,10 @@ export class AtlassianStandin {
     if (!route) return apiError(404, 'Not Found');
     if (request.method !== 'GET') return apiError(405, 'Method Not Allowed');
 
-    // Faults come first: they stand for trouble in front of the API (proxies, network), not for API logic.
+    // Faults come first: they stand for trouble in front of the API (proxies, network), not for API logic. Page
+    // faults wait for the page they shape.
     const queued = route.endpoint === AtlassianEndpoint.eventsStream ? this.nextFault(orgId) : undefined;
-    if (queued && queued.fault.kind !== 'invalidEvent') {
+    if (queued && !isPageFault(queued.fault)) {
       this.consume(queued);
       return this.faultOutcome(queued.fault);
     }
@@ -407,7 +492,7 @@ export class AtlassianStandin {
 
     switch (route.endpoint) {
       case AtlassianEndpoint.eventsStream:
-        return this.eventsStream(request, orgId, org, queued);
+        return this.eventsStream(request, orgId, org, queued && isPageFault(queued.fault) ? queued : undefined);
       case AtlassianEndpoint.events:
         return this.filteredEvents(request, orgId, org);
       case AtlassianEndpoint.event: {
@@ -430,7 +515,7 @@ export class AtlassianStandin {
     request: StandinHttpRequest,
     orgId: string,
     org: OrgState,
-    pendingInvalidEvent: QueuedFault | undefined
+    pageFault: QueuedFault | undefined
   ): HttpOutcome {
     const decision = org.streamBucket?.take();
     if (decision && !decision.allowed) return this.tooManyRequests(decision);
@@ -438,7 +523,8 @@ export class AtlassianStandin {
 
     const parsed = parseStreamQuery(request.url.searchParams, org);
     if ('error' in parsed) return parsed.error;
-    const { cursor, limit } = parsed;
+    const { cursor } = parsed;
+    const limit = Math.min(parsed.limit, this.maxStreamPageSize ?? STREAM_PAGE_SIZE.max);
 
     const selected: StoredEvent[] = [];
     const inRange = (stored: StoredEvent) =>
@@ -455,19 +541,33 @@ export class AtlassianStandin {
       }
     }
 
+    /** The queued page fault when it is of `kind`, used up by this page; a caller asks only when the page qualifies. */
+    const take = <K extends PageFault['kind']>(kind: K): Extract<PageFault, { kind: K }> | undefined => {
+      if (pageFault?.fault.kind !== kind) return undefined;
+      this.consume(pageFault);
+      return pageFault.fault as Extract<PageFault, { kind: K }>;
+    };
     const data = selected.map((stored) => structuredClone(stored.event) as Record<string, unknown>);
-    if (pendingInvalidEvent && data[0]) {
-      this.consume(pendingInvalidEvent);
-      data[0] = withoutActor(data[0]);
+    const [first] = data;
+    if (first && take('invalidEvent')) data[0] = withoutActor(first);
+    if (first && take('duplicateEvent')) data.push(structuredClone(first));
+    const unidentified = take('unidentifiedElements');
+    if (unidentified) {
+      const element = { type: 'events', attributes: { action: 'unidentified' } };
+      data.push(...Array.from({ length: unidentified.count ?? 2 }, () => structuredClone(element)));
     }
+    const lastDelivered = selected.length >= 2 && take('overlappingCursor') ? selected.at(-2) : selected.at(-1);
     // The cursor survives the last page: reusing it returns only what was processed after it.
-    const next = encodeCursor({ ...cursor, position: selected.at(-1)?.sequence ?? cursor.position });
+    const next = take('stuckCursor')
+      ? (request.url.searchParams.get('cursor') ?? encodeCursor(cursor))
+      : encodeCursor({ ...cursor, position: lastDelivered?.sequence ?? cursor.position });
     const streamPath = `${this.url}/admin/v1/orgs/${encodeURIComponent(orgId)}/events-stream`;
     return jsonReply(
       200,
       {
         data,
-        // Choice: page_size is the page size in effect (the limit), not the number of events on this page.
+        // Choice: page_size is the page size in effect (the limit, or the stand-in's lower cap), not the number of
+        // events on this page.
         meta: { next, page_size: limit },
         links: { self: this.selfLink(request), next: `${streamPath}?cursor=${next}` },
       },
@@ -531,7 +631,7 @@ export class AtlassianStandin {
     if (queued.remaining <= 0) this.faults.splice(this.faults.indexOf(queued), 1);
   }
 
-  private faultOutcome(fault: Exclude<AtlassianFault, { kind: 'invalidEvent' }>): HttpOutcome {
+  private faultOutcome(fault: FrontFault): HttpOutcome {
     switch (fault.kind) {
       case 'status': {
         const code = fault.status === 500 ? 'ADMIN-500-1' : undefined;
@@ -571,10 +671,23 @@ export class AtlassianStandin {
     if (request.method === 'GET' && path === '/_standin/stats') return jsonReply(200, { orgs: this.stats() });
     if (request.method !== 'POST') return jsonReply(404, { error: `no control endpoint ${request.method} ${path}` });
 
+    const expireMatch = /^\/_standin\/orgs\/([^/]+)\/expire-cursors$/.exec(path);
+    if (expireMatch?.[1]) {
+      // No body needed: the request itself is the instruction.
+      const orgId = decodeURIComponent(expireMatch[1]);
+      if (!this.orgs.has(orgId)) return jsonReply(404, { error: `unknown org ${orgId}` });
+      this.expireCursors(orgId);
+      return jsonReply(200, { orgId, cursorsExpired: true });
+    }
     const body = parseJsonBody(request);
     if (body === undefined) return jsonReply(400, { error: 'body must be JSON' });
     const orgMatch = /^\/_standin\/orgs\/([^/]+)\/(events|keys)$/.exec(path);
     try {
+      if (path === '/_standin/stream-page-size') {
+        const { maxPageSize } = controlStreamPageSizeBodySchema.parse(body);
+        this.setMaxStreamPageSize(maxPageSize ?? undefined);
+        return jsonReply(200, { maxPageSize });
+      }
       if (path === '/_standin/faults') {
         const { orgId, fault, times } = controlFaultBodySchema.parse(body);
         this.injectFault(orgId, fault, times);
@@ -638,12 +751,20 @@ function parseStreamQuery(
   let cursor: StreamCursor;
   if (rawCursor !== null) {
     const decoded = decodeCursor(rawCursor, streamCursorSchema);
-    if (!decoded) return { error: invalidCursor() };
+    if (!decoded || decoded.generation < org.cursorGeneration) return { error: invalidCursor() };
     cursor = { ...decoded, limit: requestedLimit ?? decoded.limit };
   } else {
     // A descending walk is pinned to the events that exist now, so pages stay stable while new events arrive.
     const position = sortOrder === 'asc' ? 0 : org.events.length + 1;
-    cursor = { kind: 'events-stream', sortOrder, from: range.from, to: range.to, limit: requestedLimit, position };
+    cursor = {
+      kind: 'events-stream',
+      sortOrder,
+      from: range.from,
+      to: range.to,
+      limit: requestedLimit,
+      position,
+      generation: org.cursorGeneration,
+    };
   }
   return { cursor, limit: cursor.limit ?? STREAM_PAGE_SIZE.default };
 }
@@ -761,6 +882,10 @@ function withoutProcessedAt(event: AtlassianEvent): AtlassianEvent {
   const copy = structuredClone(event);
   delete copy.attributes.processedAt;
   return copy;
+}
+
+function isPageFault(fault: AtlassianFault): fault is PageFault {
+  return (PAGE_FAULT_KINDS as readonly string[]).includes(fault.kind);
 }
 
 function withoutActor(event: Record<string, unknown>): Record<string, unknown> {

@@ -5,6 +5,7 @@ import {
   AtlassianStandin,
   type AtlassianStandinOptions,
   type StandinEventInput,
+  usersContext,
 } from '../../dev/standins/atlassian-standin';
 import { demoEventActions, generateDemoEvents } from '../../dev/standins/demo-events';
 
@@ -367,6 +368,110 @@ describe('injected faults', () => {
   });
 });
 
+describe('pages a collector did not write itself', () => {
+  it('serves at most maxStreamPageSize events a page, whatever limit asks, and loses none', async () => {
+    await startStandin({ maxStreamPageSize: 3 });
+    standin.addEvents(ORG, events(8));
+    const first = await streamPage({ limit: 5 });
+    expect(ids(first)).toEqual(['e1', 'e2', 'e3']);
+    expect(first.meta.page_size).toBe(3);
+    const second = await streamPage({ cursor: first.meta.next!, limit: 5 });
+    expect(ids(second)).toEqual(['e4', 'e5', 'e6']);
+
+    standin.setMaxStreamPageSize(undefined);
+    const rest = await streamPage({ cursor: second.meta.next!, limit: 5 });
+    expect(ids(rest)).toEqual(['e7', 'e8']);
+    expect(rest.meta.page_size).toBe(5);
+    expect(() => standin.setMaxStreamPageSize(0)).toThrow(/positive integer/);
+  });
+
+  it('answers the stuck-cursor fault with the page and the cursor it was asked with, the given number of times', async () => {
+    await startStandin();
+    standin.addEvents(ORG, events(4));
+    const start = await streamPage({ limit: 2 });
+    standin.injectFault(ORG, { kind: 'stuckCursor' }, 2);
+    for (let read = 0; read < 2; read++) {
+      const stuck = await streamPage({ cursor: start.meta.next! });
+      expect(ids(stuck)).toEqual(['e3', 'e4']);
+      expect(stuck.meta.next).toBe(start.meta.next);
+      expect(stuck.links.next).toBe(`${standin.url}/admin/v1/orgs/${ORG}/events-stream?cursor=${start.meta.next}`);
+    }
+    const moved = await streamPage({ cursor: start.meta.next! });
+    expect(ids(moved)).toEqual(['e3', 'e4']);
+    expect(moved.meta.next).not.toBe(start.meta.next);
+    expect(ids(await streamPage({ cursor: moved.meta.next! }))).toEqual([]);
+  });
+
+  it('a stuck first request (no cursor) returns a cursor that reads the same page again', async () => {
+    await startStandin();
+    standin.addEvents(ORG, events(3));
+    standin.injectFault(ORG, { kind: 'stuckCursor' });
+    const stuck = await streamPage({ limit: 2 });
+    expect(ids(stuck)).toEqual(['e1', 'e2']);
+    expect(ids(await streamPage({ cursor: stuck.meta.next! }))).toEqual(['e1', 'e2']);
+  });
+
+  it('serves one event ID twice in a page, and the stream behind it unchanged', async () => {
+    await startStandin();
+    standin.injectFault(ORG, { kind: 'duplicateEvent' });
+    expect((await streamPage()).data).toEqual([]);
+    standin.addEvents(ORG, events(4));
+    const page = await streamPage({ limit: 3 });
+    expect(ids(page)).toEqual(['e1', 'e2', 'e3', 'e1']);
+    expect(ids(await streamPage({ cursor: page.meta.next! }))).toEqual(['e4']);
+  });
+
+  it('serves a page whose cursor is one event short, so the next page repeats its last event', async () => {
+    await startStandin();
+    standin.addEvents(ORG, events(5));
+    standin.injectFault(ORG, { kind: 'overlappingCursor' });
+    const first = await streamPage({ limit: 3 });
+    expect(ids(first)).toEqual(['e1', 'e2', 'e3']);
+    const second = await streamPage({ cursor: first.meta.next! });
+    expect(ids(second)).toEqual(['e3', 'e4', 'e5']);
+  });
+
+  it('serves identical elements without an ID at the end of the next page', async () => {
+    await startStandin();
+    standin.addEvents(ORG, events(1));
+    standin.injectFault(ORG, { kind: 'unidentifiedElements', count: 3 });
+    const page = (await get('events-stream')).json() as { data: unknown[] };
+    expect(page.data).toHaveLength(4);
+    const [event, ...unidentified] = page.data;
+    expect(atlassianEventSchema.safeParse(event).success).toBe(true);
+    expect(new Set(unidentified.map((element) => JSON.stringify(element))).size).toBe(1);
+    expect(unidentified[0]).not.toHaveProperty('id');
+  });
+
+  it('refuses every cursor issued before expireCursors with 400 ADMIN-400-1; a fresh stream works', async () => {
+    await startStandin();
+    standin.addEvents(ORG, events(3));
+    const first = await streamPage({ limit: 1 });
+    const second = await streamPage({ cursor: first.meta.next! });
+    standin.expireCursors(ORG);
+    for (const cursor of [first.meta.next!, second.meta.next!]) {
+      const refused = await get('events-stream', { cursor });
+      expect(refused.status).toBe(400);
+      expect(refused.json()).toMatchObject({ errors: [{ status: '400', code: 'ADMIN-400-1' }] });
+    }
+    const fresh = await streamPage({ from: T0 + 1000, limit: 1 });
+    expect(ids(fresh)).toEqual(['e2']);
+    expect(ids(await streamPage({ cursor: fresh.meta.next! }))).toEqual(['e3']);
+  });
+
+  it('serves an event with a large context whole', async () => {
+    await startStandin();
+    const context = usersContext(5_000);
+    expect(usersContext(5_000)).toEqual(context);
+    standin.addEvents(ORG, [{ id: 'big', action: 'group_deleted', time: T0, context }]);
+    const response = await get('events-stream');
+    expect(Buffer.byteLength(response.text)).toBeGreaterThan(500_000);
+    const [event] = (response.json() as Page).data;
+    expect(atlassianEventSchema.safeParse(event).success).toBe(true);
+    expect(event?.attributes.context).toEqual(context);
+  });
+});
+
 describe('other endpoints', () => {
   beforeEach(() => startStandin());
 
@@ -465,6 +570,31 @@ describe('control endpoints', () => {
     expect(await stats.body.json()).toMatchObject({
       orgs: { 'org-9': { events: 1, requests: 2, requestsByEndpoint: { 'events-stream': 2 } } },
     });
+  });
+
+  it('caps the stream page size and expires cursors over HTTP', async () => {
+    standin.addEvents(ORG, events(3));
+    expect(await post('stream-page-size', { maxPageSize: 1 })).toEqual({ status: 200, body: { maxPageSize: 1 } });
+    const capped = await streamPage({ limit: 3 });
+    expect(ids(capped)).toEqual(['e1']);
+    expect((await post('stream-page-size', { maxPageSize: null })).status).toBe(200);
+    expect(ids(await streamPage({ limit: 3 }))).toEqual(['e1', 'e2', 'e3']);
+    expect((await post('stream-page-size', { maxPageSize: 0 })).status).toBe(400);
+
+    const expired = await request(`${standin.url}/_standin/orgs/${ORG}/expire-cursors`, { method: 'POST' });
+    expect(expired.statusCode).toBe(200);
+    await expired.body.dump();
+    expect((await get('events-stream', { cursor: capped.meta.next! })).status).toBe(400);
+    const ghost = await request(`${standin.url}/_standin/orgs/ghost/expire-cursors`, { method: 'POST' });
+    expect(ghost.statusCode).toBe(404);
+    await ghost.body.dump();
+  });
+
+  it('queues the page faults over HTTP', async () => {
+    standin.addEvents(ORG, events(2));
+    expect((await post('faults', { orgId: ORG, fault: { kind: 'stuckCursor' }, times: 1 })).status).toBe(200);
+    const stuck = await streamPage();
+    expect(ids(await streamPage({ cursor: stuck.meta.next! }))).toEqual(['e1', 'e2']);
   });
 
   it('refuses invalid control bodies with 400 and events for an unknown org with 404', async () => {

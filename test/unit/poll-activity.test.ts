@@ -5,7 +5,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHttpAgent } from '../../activities/http-client';
 import { FailureType } from '../../shared/failure-types';
 import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../activities/poll';
-import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
+import { mapPolledEvent, mapPolledEvents } from '../../activities/map-event';
+import { AtlassianStandin, usersContext } from '../../dev/standins/atlassian-standin';
 
 const ORG = 'org-under-test';
 const KEY = 'poll-test-key-3e1f';
@@ -46,19 +47,22 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return err as ApplicationFailure;
 }
 
-test('pages through events-stream with the cursor, and the cursor still answers after the last page', async () => {
+test('pages through events-stream with the cursor; a short page is not the end, an empty one is', async () => {
   const added = standin.addEvents(ORG, [0, 1, 2].map((i) => ({ action: 'group_created', time: Date.now() - 1000 + i })));
   const first = await poll();
   expect(first.kind).toBe('page');
   if (first.kind !== 'page') return;
   expect(first.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
   expect(first.lastProcessedAt).toBe(added[1]!.attributes.processedAt);
+  expect(first).toMatchObject({ pages: 1, requests: 1, reachedEnd: false, pageLimit: 2, repeatsDropped: 0, cursorStuck: false });
   const second = await poll({ cursor: first.nextCursor });
   if (second.kind !== 'page') throw new Error('expected a page');
   expect(second.events.map((e) => e.id)).toEqual([added[2]!.id]);
+  expect(second.reachedEnd).toBe(false);
   const third = await poll({ cursor: second.nextCursor });
   if (third.kind !== 'page') throw new Error('expected a page');
   expect(third.events).toEqual([]);
+  expect(third.reachedEnd).toBe(true);
   expect(third.nextCursor).toBeTruthy();
 });
 
@@ -77,15 +81,31 @@ test('an unknown org is a non-retryable AtlassianOrgNotFound', async () => {
 });
 
 test('an unresolvable credential reference is non-retryable and names the reference only', async () => {
-  const failure = await failureOf(poll({ credential: { ref: 'env:NOT_SET_ANYWHERE', version: 1 } }));
+  const failure = await failureOf(poll({ credential: { ref: 'env:ATLASSIAN_API_KEY_NOT_SET', version: 1 } }));
   expect(failure.type).toBe(FailureType.CredentialUnavailable);
-  expect(failure.message).toBe('atlassian credential unavailable: env:NOT_SET_ANYWHERE is not set on the worker');
+  expect(failure.message).toBe('atlassian credential unavailable: env:ATLASSIAN_API_KEY_NOT_SET is not set on the worker');
 });
 
-test('429 is returned with the wait Atlassian asked for', async () => {
+test('429 is returned with the wait Atlassian asked for, and no request before it', async () => {
   standin.injectFault(ORG, { kind: 'rateLimit', retryAfterSeconds: 7 });
+  const sentAt = Date.now();
   const outcome = await poll();
-  expect(outcome).toMatchObject({ kind: 'rateLimited', retryAfterMs: 7_000 });
+  expect(outcome).toMatchObject({ kind: 'rateLimited', retryAfterMs: 7_000, requests: 1 });
+  if (outcome.kind !== 'rateLimited') return;
+  expect(outcome.nextRequestAt).toBeGreaterThanOrEqual(sentAt + 7_000);
+});
+
+test('a refused cursor (400 ADMIN-400-1, here expired) is a non-retryable AtlassianCursorRefused', async () => {
+  const orgId = 'expired-cursor-org';
+  standin.addOrg(orgId, { apiKeys: [KEY] });
+  standin.addEvents(orgId, [{ action: 'group_created', time: Date.now() }]);
+  const page = await poll({ orgId });
+  if (page.kind !== 'page') throw new Error('expected a page');
+  standin.expireCursors(orgId);
+  const failure = await failureOf(poll({ orgId, cursor: page.nextCursor }));
+  expect(failure.type).toBe(FailureType.AtlassianCursorRefused);
+  expect(failure.nonRetryable).toBe(true);
+  expect(failure.message).not.toContain(page.nextCursor!);
 });
 
 test.each([
@@ -125,14 +145,15 @@ describe('a batch: several pages in one poll, paced inside the activity', () => 
     return outcome;
   };
 
-  test('reads on from each page’s cursor until the stream ends, never faster than the org’s cap', async () => {
+  test('reads on from each page’s cursor until an empty page, never faster than the org’s cap', async () => {
     const { orgId, ids } = newOrgWithEvents(7);
     const batch = asPage(await poll({ orgId, maxPages: 10, maxRequestsPerMinute: 600 }));
     expect(batch.events.map((e) => e.id)).toEqual(ids);
-    expect(batch).toMatchObject({ pages: 4, requests: 4, reachedEnd: true });
+    // Pages of 2, 2, 2 and 1 events, then the empty page that says the stream is caught up.
+    expect(batch).toMatchObject({ pages: 5, requests: 5, reachedEnd: true });
     // 600/min: 100 ms between sends. Arrival times carry the first request's connection set-up as jitter.
     const times = requestTimes(orgId);
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(3 * 100 - 20);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(4 * 100 - 20);
     // The cursor after the batch continues the stream.
     const after = asPage(await poll({ orgId, cursor: batch.nextCursor }));
     expect(after.events).toEqual([]);
@@ -147,7 +168,7 @@ describe('a batch: several pages in one poll, paced inside the activity', () => 
     const slow = asPage(await poll({ orgId, cursor: capped.nextCursor, maxPages: 10, maxRequestsPerMinute: 120 }));
     expect(slow).toMatchObject({ pages: 1, reachedEnd: false });
     expect(slow.events.map((e) => e.id)).toEqual(ids.slice(4, 6));
-    expect(slow.nextRequestAt! - sentAt).toBeGreaterThanOrEqual(500);
+    expect(slow.nextRequestAt - sentAt).toBeGreaterThanOrEqual(500);
   });
 
   test('the first request waits for notBefore', async () => {
@@ -184,5 +205,163 @@ describe('a batch: several pages in one poll, paced inside the activity', () => 
     expect(failure.type).toBe('AtlassianInvalidResponse');
     const rest = asPage(await poll({ orgId, cursor: batch.nextCursor, maxPages: 10 }));
     expect(rest.events.map((e) => e.id)).toEqual(ids.slice(2));
+  });
+
+  test('a page shorter than asked (Atlassian serving fewer) does not end the batch: nothing of a range is lost', async () => {
+    const { orgId, ids } = newOrgWithEvents(10);
+    standin.setMaxStreamPageSize(3);
+    try {
+      const batch = asPage(await poll({ orgId, limit: 5, maxPages: 10 }));
+      expect(batch.events.map((e) => e.id)).toEqual(ids);
+      expect(batch).toMatchObject({ pages: 5, reachedEnd: true, pageLimit: 5 });
+      const capped = asPage(await poll({ orgId, limit: 5, maxPages: 1 }));
+      expect(capped).toMatchObject({ pages: 1, reachedEnd: false });
+    } finally {
+      standin.setMaxStreamPageSize(undefined);
+    }
+  });
+});
+
+describe('pages nobody here wrote', () => {
+  let orgCount = 0;
+  const newOrg = () => {
+    const orgId = `odd-pages-org-${++orgCount}`;
+    standin.addOrg(orgId, { apiKeys: [KEY] });
+    return orgId;
+  };
+  const add = (orgId: string, contexts: number[]) =>
+    standin.addEvents(
+      orgId,
+      contexts.map((users, i) => ({ action: 'group_deleted', time: Date.now() - 10_000 + i, context: usersContext(users, `u${i}`) }))
+    );
+  const asPage = (outcome: PollPageOutcome) => {
+    if (outcome.kind !== 'page') throw new Error(`expected pages, got ${outcome.kind}`);
+    return outcome;
+  };
+  const limitsAsked = (orgId: string) => standin.requests.filter((r) => r.orgId === orgId).map((r) => r.query['limit']);
+  const bytesOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+  /** The SDK warns above this payload size; the poll result and its Datadog logs must stay under it. */
+  const PAYLOAD_WARNING_BYTES = 512 * 1024;
+
+  test('a page over the size cap is re-read with half the limit, which stays for the batch', async () => {
+    const orgId = newOrg();
+    // Four events of ~60 KB: a page of four (~240 KB) is over the cap, a page of two is not.
+    const added = add(orgId, [500, 500, 500, 500]);
+    const batch = asPage(await poll({ orgId, limit: 4, maxPages: 10 }));
+    expect(batch.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
+    // The second page of two would take the batch over the cap (judged by the first): it is left for the next poll.
+    expect(batch).toMatchObject({ pages: 1, requests: 2, pageLimit: 2, reachedEnd: false });
+    expect(limitsAsked(orgId)).toEqual(['4', '2']);
+    expect(bytesOf(batch)).toBeLessThan(PAYLOAD_WARNING_BYTES / 2);
+    const rest = asPage(await poll({ orgId, cursor: batch.nextCursor, limit: batch.pageLimit, maxPages: 10 }));
+    expect(rest.events.map((e) => e.id)).toEqual(added.slice(2).map((e) => e.id));
+  });
+
+  test('a page that would take the batch past the cap (larger than the one before) is left for the next poll', async () => {
+    const orgId = newOrg();
+    // Pages of two: ~40 KB, then ~140 KB (under the cap alone, over it together), then a small one.
+    const added = add(orgId, [165, 165, 580, 580, 1]);
+    const batch = asPage(await poll({ orgId, limit: 2, maxPages: 10 }));
+    expect(batch.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
+    expect(batch).toMatchObject({ pages: 1, requests: 2, pageLimit: 2 });
+    const next = asPage(await poll({ orgId, cursor: batch.nextCursor, limit: 2 }));
+    expect(next.events.map((e) => e.id)).toEqual(added.slice(2, 4).map((e) => e.id));
+  });
+
+  test('an event too large even alone becomes a malformed element with its ID, times and a preview', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [1, 2_500, 1]);
+    const [, huge] = added;
+    expect(bytesOf(huge)).toBeGreaterThan(250_000);
+    const batch = asPage(await poll({ orgId, limit: 4, maxPages: 10 }));
+    expect(batch.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
+    expect(batch).toMatchObject({ pages: 4, requests: 5, pageLimit: 1, reachedEnd: true });
+    expect(limitsAsked(orgId)).toEqual(['4', '1', '1', '1', '1']);
+    expect(batch.lastProcessedAt).toBe(added[2]!.attributes.processedAt);
+    const preview = batch.events[1]!;
+    expect(preview).toMatchObject({
+      kind: 'malformed',
+      id: huge!.id,
+      raw: { id: huge!.id, attributes: { time: huge!.attributes.time, processedAt: huge!.attributes.processedAt, action: 'group_deleted' } },
+      problem: expect.stringMatching(/^event of \d+ bytes is larger than one poll may carry/),
+    });
+    expect(bytesOf(batch)).toBeLessThan(32 * 1024);
+    // What the map makes of it: a marked log with the event's ID and date, so the event is never silently lost.
+    const log = mapPolledEvent(preview, { orgId, origin: 'tail', now: Date.now() });
+    expect(log).toMatchObject({ status: 'warn', timestamp: Date.parse(huge!.attributes.time), atlassian: { event_id: huge!.id } });
+  });
+
+  test('a first page that cannot be re-read in time returns no page, the smaller limit and the unchanged cursor', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [500, 500, 500, 500]);
+    const first = asPage(await poll({ orgId, limit: 4, maxPages: 10, maxRequestsPerMinute: 60 }));
+    expect(first).toMatchObject({ events: [], pages: 0, requests: 1, pageLimit: 2, nextCursor: null, reachedEnd: false });
+    const retried = asPage(await poll({ orgId, limit: first.pageLimit, maxPages: 10, maxRequestsPerMinute: 60 }));
+    expect(retried.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
+  });
+
+  test('the poll result and its Datadog logs of a full page of the smallest events stay under the payload warning', async () => {
+    const orgId = newOrg();
+    standin.addEvents(orgId, Array.from({ length: 500 }, (_, i) => ({ action: 'group_created', time: Date.now() - 10_000 + i })));
+    const batch = asPage(await poll({ orgId, limit: 500, maxPages: 10 }));
+    expect(batch.pageLimit).toBe(250);
+    const logs = mapPolledEvents(batch.events, { orgId, origin: 'tail', now: Date.now() });
+    expect(bytesOf(batch)).toBeLessThan(PAYLOAD_WARNING_BYTES);
+    expect(bytesOf(logs)).toBeLessThan(PAYLOAD_WARNING_BYTES);
+  });
+
+  test('an event ID twice in a page is kept once', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [1, 1, 1]);
+    standin.injectFault(orgId, { kind: 'duplicateEvent' });
+    const page = asPage(await poll({ orgId, limit: 3 }));
+    expect(page.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
+    expect(page.repeatsDropped).toBe(1);
+  });
+
+  test('an event ID on two pages of one batch is kept once', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [1, 1, 1, 1]);
+    standin.injectFault(orgId, { kind: 'overlappingCursor' });
+    const batch = asPage(await poll({ orgId, limit: 2, maxPages: 10 }));
+    expect(batch.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
+    expect(batch).toMatchObject({ repeatsDropped: 1, reachedEnd: true });
+  });
+
+  test('identical malformed elements without an ID are distinct events, with the same IDs when the page is read again', async () => {
+    const orgId = newOrg();
+    const first = asPage(await poll({ orgId }));
+    standin.injectFault(orgId, { kind: 'unidentifiedElements', count: 2 }, 2);
+    const read = async () => asPage(await poll({ orgId, cursor: first.nextCursor })).events;
+    const once = await read();
+    expect(once).toHaveLength(2);
+    expect(once.every((e) => e.kind === 'malformed')).toBe(true);
+    expect(once[0]!.id).toMatch(/^malformed:[0-9a-f]{16}:1$/);
+    expect(once[1]!.id).toBe(once[0]!.id.replace(/:1$/, ':2'));
+    expect((await read()).map((e) => e.id)).toEqual(once.map((e) => e.id));
+  });
+
+  test('a page that returns the cursor it was asked with ends the batch: one read per poll', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [1, 1, 1, 1]);
+    const start = asPage(await poll({ orgId, limit: 2 }));
+    standin.injectFault(orgId, { kind: 'stuckCursor' }, 10);
+    for (let pollCount = 0; pollCount < 2; pollCount++) {
+      const stuck = asPage(await poll({ orgId, cursor: start.nextCursor, limit: 2, maxPages: 10 }));
+      expect(stuck.events.map((e) => e.id)).toEqual(added.slice(2).map((e) => e.id));
+      // New to this poll, so not reported stuck; the unchanged cursor says the stream did not move.
+      expect(stuck).toMatchObject({ pages: 1, requests: 1, nextCursor: start.nextCursor, cursorStuck: false, reachedEnd: false });
+    }
+  });
+
+  test('a page that repeats its cursor with only events this poll already has is reported stuck', async () => {
+    const orgId = newOrg();
+    const added = add(orgId, [1, 1]);
+    // Page one ([e1, e2]) points back at e1; page two, from there, holds e2 again and returns its own cursor.
+    standin.injectFault(orgId, { kind: 'overlappingCursor' });
+    standin.injectFault(orgId, { kind: 'stuckCursor' }, 10);
+    const batch = asPage(await poll({ orgId, limit: 2, maxPages: 10 }));
+    expect(batch.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
+    expect(batch).toMatchObject({ pages: 2, requests: 2, repeatsDropped: 1, cursorStuck: true, reachedEnd: false });
   });
 });
