@@ -84,14 +84,21 @@ export interface PollDependencies {
 }
 
 /**
- * The most bytes of Atlassian page bodies one poll returns, and the most one page may have. The poll result passes
- * through history, and so do its Datadog logs (the map's result and the ship's input); Temporal warns above 512 KiB
- * a payload and refuses 2 MB. Measured against the stand-in (dev/standins): the poll result is 1.00–1.17 times the
- * bodies it came from, the logs 1.02 times for events of a large `context` (mapped whole once), 2.25 times for the
- * demo's events (~1 KB each) and 2.74 times for the smallest events (~400 B, the map's fixed fields dominate).
- * At 176 KiB, the worst case is a poll result of ~206 KiB and logs of ~482 KiB, under the warning.
- * A page above it is re-read with half the limit; a batch stops before a page that would take it past it (judged
- * by the page before) and leaves a page that still would to the next poll.
+ * Page bodies pass through history as the poll result, and so do their Datadog logs (the map's result and the
+ * ship's input). Temporal warns above 512 KiB a payload and refuses 2 MB. Measured against the stand-in
+ * (dev/standins): the poll result is 1.00–1.17 times the bodies it came from, the logs 1.02 times for events of a
+ * large `context` (mapped whole once), 2.25 times for the demo's events (~1 KB each) and 2.74 times for the smallest
+ * events (~400 B, the map's fixed fields dominate).
+ *
+ * One page may have up to `MAX_PAGE_BYTES`: at 512 KiB the worst case is a poll result of ~600 KiB and logs of
+ * ~1.4 MB, under the 2 MB limit, and a default page of 200 ordinary events (~210 KiB) is read whole. A page above it
+ * is re-read with half the limit.
+ */
+const MAX_PAGE_BYTES = 512 * 1024;
+
+/**
+ * A poll adds further pages only while its bodies stay under this (judged by the page before): at 176 KiB its
+ * result and logs stay under the SDK's 512 KiB warning (~206 KiB and ~482 KiB in the worst case).
  */
 const MAX_BATCH_BYTES = 176 * 1024;
 
@@ -127,7 +134,7 @@ type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budg
  * page) is thrown as retryable and Temporal tries again with backoff. A failure after the first page ends the batch
  * instead: what was read is returned, and the next poll meets the failure again from the cursor after it.
  *
- * Pages nobody here wrote: a page whose body is over `MAX_BATCH_BYTES` is re-read from the same cursor with half
+ * Pages nobody here wrote: a page whose body is over `MAX_PAGE_BYTES` is re-read from the same cursor with half
  * the limit (the smaller limit stays for the batch); an event ID seen before in this poll is dropped; a short page
  * is not the end (Atlassian may serve fewer than asked), an empty one is; a page that comes back with the cursor it
  * was asked with ends the batch, so a cursor that does not advance is read once per poll.
@@ -182,7 +189,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
     }
     const nextRequestAt = pacedTo;
 
-    if (response.bytes > MAX_BATCH_BYTES && response.elements.length > 1 && batch.pageLimit > 1) {
+    if (response.bytes > MAX_PAGE_BYTES && response.elements.length > 1 && batch.pageLimit > 1) {
       // Halved from what was served, not from what was asked: a server that serves fewer than asked would
       // otherwise answer the "smaller" request with the same oversized page.
       batch.pageLimit = Math.max(1, Math.floor(Math.min(batch.pageLimit, response.elements.length) / 2));
@@ -190,7 +197,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
       sendAt = nextRequestAt;
       continue;
     }
-    const page = response.bytes > MAX_BATCH_BYTES ? withOversizedElementsPreviewed(response) : response;
+    const page = response.bytes > MAX_PAGE_BYTES ? withOversizedElementsPreviewed(response) : response;
     if (batch.pages > 0 && batchBytes + page.bytes > MAX_BATCH_BYTES) return outcome({ nextRequestAt });
 
     let newEvents = 0;
@@ -235,7 +242,7 @@ function withOversizedElementsPreviewed(page: ReadPage): ReadPage {
   const elements = page.elements.map((element) => {
     const json = JSON.stringify(element.kind === 'event' ? element.event : element.raw) ?? '';
     const bytes = Buffer.byteLength(json, 'utf8');
-    return bytes > MAX_BATCH_BYTES ? oversizedPreview(element, json, bytes) : element;
+    return bytes > MAX_PAGE_BYTES ? oversizedPreview(element, json, bytes) : element;
   });
   return { ...page, elements, bytes: Buffer.byteLength(JSON.stringify(elements), 'utf8') };
 }
@@ -249,7 +256,7 @@ function oversizedPreview(element: PolledEvent, json: string, bytes: number): Po
       return typeof value === 'string' ? [[key, readableText(value, 200)]] : [];
     })
   );
-  const reason = `event of ${bytes} bytes is larger than one poll may carry (${MAX_BATCH_BYTES} bytes); its first ${OVERSIZED_PREVIEW_CHARS} characters are kept in preview`;
+  const reason = `event of ${bytes} bytes is larger than one poll may carry (${MAX_PAGE_BYTES} bytes); its first ${OVERSIZED_PREVIEW_CHARS} characters are kept in preview`;
   return {
     kind: 'malformed',
     id: element.id,

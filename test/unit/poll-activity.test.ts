@@ -240,21 +240,23 @@ describe('pages nobody here wrote', () => {
   };
   const limitsAsked = (orgId: string) => standin.requests.filter((r) => r.orgId === orgId).map((r) => r.query['limit']);
   const bytesOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
-  /** The SDK warns above this payload size; the poll result and its Datadog logs must stay under it. */
+  /** The SDK warns above this payload size; the poll result and its Datadog logs of a default page stay under it. */
   const PAYLOAD_WARNING_BYTES = 512 * 1024;
+  /** Temporal refuses a payload above this: nothing a poll returns may reach it. */
+  const PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
 
   test('a page over the size cap is re-read with half the limit, which stays for the batch', async () => {
     const orgId = newOrg();
-    // Four events of ~60 KB: a page of four (~240 KB) is over the cap, a page of two is not.
-    const added = add(orgId, [500, 500, 500, 500]);
+    // Four events of ~300 KB: pages of four (~1.2 MB) and two (~600 KB) are over the 512 KiB page cap, one is not.
+    const added = add(orgId, [2_500, 2_500, 2_500, 2_500]);
     const batch = asPage(await poll({ orgId, limit: 4, maxPages: 10 }));
-    expect(batch.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
-    // The second page of two would take the batch over the cap (judged by the first): it is left for the next poll.
-    expect(batch).toMatchObject({ pages: 1, requests: 2, pageLimit: 2, reachedEnd: false });
-    expect(limitsAsked(orgId)).toEqual(['4', '2']);
-    expect(bytesOf(batch)).toBeLessThan(PAYLOAD_WARNING_BYTES / 2);
+    expect(batch.events.map((e) => e.id)).toEqual(added.slice(0, 1).map((e) => e.id));
+    // A second page would take the batch over its 176 KiB cap (judged by the first): it is left for the next poll.
+    expect(batch).toMatchObject({ pages: 1, requests: 3, pageLimit: 1, reachedEnd: false });
+    expect(limitsAsked(orgId)).toEqual(['4', '2', '1']);
+    expect(bytesOf(batch)).toBeLessThan(PAYLOAD_WARNING_BYTES);
     const rest = asPage(await poll({ orgId, cursor: batch.nextCursor, limit: batch.pageLimit, maxPages: 10 }));
-    expect(rest.events.map((e) => e.id)).toEqual(added.slice(2).map((e) => e.id));
+    expect(rest.events.map((e) => e.id)).toEqual(added.slice(1, 2).map((e) => e.id));
   });
 
   test('a page that would take the batch past the cap (larger than the one before) is left for the next poll', async () => {
@@ -270,9 +272,9 @@ describe('pages nobody here wrote', () => {
 
   test('an event too large even alone becomes a malformed element with its ID, times and a preview', async () => {
     const orgId = newOrg();
-    const added = add(orgId, [1, 2_500, 1]);
+    const added = add(orgId, [1, 5_000, 1]);
     const [, huge] = added;
-    expect(bytesOf(huge)).toBeGreaterThan(250_000);
+    expect(bytesOf(huge)).toBeGreaterThan(512 * 1024);
     const batch = asPage(await poll({ orgId, limit: 4, maxPages: 10 }));
     expect(batch.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
     expect(batch).toMatchObject({ pages: 4, requests: 5, pageLimit: 1, reachedEnd: true });
@@ -293,21 +295,25 @@ describe('pages nobody here wrote', () => {
 
   test('a first page that cannot be re-read in time returns no page, the smaller limit and the unchanged cursor', async () => {
     const orgId = newOrg();
-    const added = add(orgId, [500, 500, 500, 500]);
+    const added = add(orgId, [2_500, 2_500]);
     const first = asPage(await poll({ orgId, limit: 4, maxPages: 10, maxRequestsPerMinute: 60 }));
-    expect(first).toMatchObject({ events: [], pages: 0, requests: 1, pageLimit: 2, nextCursor: null, reachedEnd: false });
+    expect(first).toMatchObject({ events: [], pages: 0, requests: 1, pageLimit: 1, nextCursor: null, reachedEnd: false });
     const retried = asPage(await poll({ orgId, limit: first.pageLimit, maxPages: 10, maxRequestsPerMinute: 60 }));
-    expect(retried.events.map((e) => e.id)).toEqual(added.slice(0, 2).map((e) => e.id));
+    expect(retried.events.map((e) => e.id)).toEqual(added.slice(0, 1).map((e) => e.id));
   });
 
-  test('the poll result and its Datadog logs of a full page of the smallest events stay under the payload warning', async () => {
+  test.each([
+    [200, PAYLOAD_WARNING_BYTES],
+    [500, PAYLOAD_LIMIT_BYTES],
+  ])('a full page of %i of the smallest events is read whole; its result and logs stay under %i bytes', async (limit, bound) => {
     const orgId = newOrg();
-    standin.addEvents(orgId, Array.from({ length: 500 }, (_, i) => ({ action: 'group_created', time: Date.now() - 10_000 + i })));
-    const batch = asPage(await poll({ orgId, limit: 500, maxPages: 10 }));
-    expect(batch.pageLimit).toBe(250);
+    standin.addEvents(orgId, Array.from({ length: limit }, (_, i) => ({ action: 'group_created', time: Date.now() - 10_000 + i })));
+    const batch = asPage(await poll({ orgId, limit, maxPages: 10 }));
+    expect(batch.pageLimit).toBe(limit);
+    expect(batch.events).toHaveLength(limit);
     const logs = mapPolledEvents(batch.events, { orgId, origin: 'tail', now: Date.now() });
-    expect(bytesOf(batch)).toBeLessThan(PAYLOAD_WARNING_BYTES);
-    expect(bytesOf(logs)).toBeLessThan(PAYLOAD_WARNING_BYTES);
+    expect(bytesOf(batch)).toBeLessThan(bound);
+    expect(bytesOf(logs)).toBeLessThan(bound);
   });
 
   test('an event ID twice in a page is kept once', async () => {
