@@ -20,12 +20,16 @@ export const FailureType = {
   AtlassianTransportError: 'AtlassianTransportError',
   /** Datadog answered 401/403: the API key is missing, wrong or revoked. */
   DatadogAuthFailed: 'DatadogAuthFailed',
-  /** Retryable: Datadog refused a request of several logs as malformed or too large; it is split and resent. */
+  /** Retryable: Datadog refused even the small stub sent in place of a dead letter: something else is wrong. */
   DatadogRejectedLog: 'DatadogRejectedLog',
   /** Retryable: a 5xx, 408 or 429 from the intake. */
   DatadogUnavailable: 'DatadogUnavailable',
   /** Retryable: reset, timeout, refused connection on the way to Datadog. */
   DatadogTransportError: 'DatadogTransportError',
+  /** Retryable: a dead letter could not be written to the worker's store; no stub is sent until it is kept. */
+  DeadLetterWriteError: 'DeadLetterWriteError',
+  /** A stored dead letter cannot be read back (corrupt file): the resend fails, naming the file. */
+  DeadLetterUnreadableError: 'DeadLetterUnreadableError',
   /** A credential reference could not be resolved on the worker (variable unset or not allowed, file unreadable). */
   CredentialUnavailable: 'CredentialUnavailable',
 } as const;

@@ -280,13 +280,15 @@ export class OrgAudit {
       stream.recoveringFrom = null;
     }
     if (processed !== null) stream.watermark = Math.max(stream.watermark ?? 0, processed);
+    // Nothing new on a page that came back with the cursor it was asked with: the stream did not advance.
+    const stuck = outcome.events.length > 0 && fresh.length === 0 && (outcome.cursorStuck || (outcome.nextCursor !== null && outcome.nextCursor === stream.cursor));
     stream.cursor = outcome.nextCursor ?? stream.cursor;
     stream.pages += outcome.pages;
     stream.events += fresh.length;
     state.stats.pages += outcome.pages;
     if (outcome.rateLimitedForMs !== undefined) this.holdForRateLimit(outcome.rateLimitedForMs, now);
 
-    if (outcome.cursorStuck && fresh.length === 0) {
+    if (stuck) {
       this.cursorStuck(job, now);
     } else {
       stream.stuckPolls = 0;

@@ -34,7 +34,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { atlassianEventSchema, type AtlassianEntity, type AtlassianEvent } from '../../activities/atlassian-schema';
 import { demoEventActions } from './demo-events';
-import { StandinHttpServer, jsonReply, type HttpOutcome, type StandinHttpRequest } from './standin-http-server';
+import { jsonReply, listenStandin, type HttpOutcome, type StandinHttpRequest, type StandinHttpServer } from './standin-http-server';
 import { TokenBucket, type TokenBucketDecision } from './token-bucket';
 
 export const AtlassianEndpoint = {
@@ -291,16 +291,9 @@ export class AtlassianStandin {
 
   static async start(options: AtlassianStandinOptions = {}): Promise<AtlassianStandin> {
     const restoredEvents = options.eventsFile ? await readEventsFile(options.eventsFile) : new Map();
-    let standin: AtlassianStandin | undefined;
-    const server = await StandinHttpServer.listen(
-      async (request) => {
-        if (!standin) throw new Error('stand-in not ready');
-        return standin.handle(request);
-      },
-      { port: options.port }
-    );
-    standin = new AtlassianStandin(options, server, restoredEvents);
-    return standin;
+    return listenStandin((server) => new AtlassianStandin(options, server, restoredEvents), (standin, request) => standin.handle(request), {
+      port: options.port,
+    });
   }
 
   async close(): Promise<void> {

@@ -142,6 +142,14 @@ describe('a cursor Atlassian refuses', () => {
     expect(org.state.tail.cursor).toBe('c-c');
   });
 
+  test('a page back with the cursor it was asked with and nothing new counts as stuck', () => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW - 1000)], { nextCursor: 'c1' }));
+    deliver(org, TAIL, page([event('a', NOW - 1000)], { nextCursor: 'c1' }));
+    expect(org.state.stats.cursorRecoveries).toBe(1);
+    expect(org.state.tail.cursor).toBeNull();
+  });
+
   test('a stuck cursor is recovered once, then retried later and later, shown as stalled', () => {
     const org = newOrg();
     const stuck = page([event('a', NOW - 1000)], { cursorStuck: true });
