@@ -38,8 +38,12 @@ COPY --from=build /app/codec ./codec
 COPY --from=build /app/shared ./shared
 # Built above with the same locked @temporalio/worker that runs it, as the SDK requires.
 COPY --from=build /app/lib/workflow-bundle.js ./lib/workflow-bundle.js
+# The one place the worker writes: dead letters (logs Datadog kept refusing), owned by the unprivileged user and
+# meant to be a mounted volume (docker-compose.yml) so they outlive the container.
+RUN mkdir -p /var/lib/atlassian-audit/dead-letters && chown node:node /var/lib/atlassian-audit/dead-letters
 ENV AUDIT_WORKFLOW_BUNDLE=/app/lib/workflow-bundle.js \
-    AUDIT_METRICS_ADDRESS=0.0.0.0:9464
+    AUDIT_METRICS_ADDRESS=0.0.0.0:9464 \
+    AUDIT_DEAD_LETTER_DIR=/var/lib/atlassian-audit/dead-letters
 # The official image's unprivileged user; the app files stay root-owned and read-only to it.
 USER node
 EXPOSE 9464

@@ -62,6 +62,11 @@ describe('Dockerfile', () => {
     expect(argsOf(runtime, 'RUN').join('\n')).toMatch(/npm ci --omit=dev/);
   });
 
+  it('gives the unprivileged user one writable place, the dead-letter directory, mounted as a volume by compose', () => {
+    expect(argsOf(runtime, 'ENV').join(' ')).toContain('AUDIT_DEAD_LETTER_DIR=/var/lib/atlassian-audit/dead-letters');
+    expect(argsOf(runtime, 'RUN').join('\n')).toMatch(/chown node:node \/var\/lib\/atlassian-audit\/dead-letters/);
+  });
+
   it('runs the worker as a non-root user', () => {
     const user = argsOf(runtime, 'USER').at(-1);
     expect(user).toBeDefined();
@@ -150,6 +155,11 @@ describeWithCompose('docker-compose.yml, as `docker-compose config` resolves it'
     expect(names.sort()).toEqual(projectSearchAttributes.map((key) => key.name).sort());
     expect(projectSearchAttributes.every((key) => key.type === SearchAttributeType.KEYWORD)).toBe(true);
     expect(script).toMatch(/--type Keyword/);
+  });
+
+  it("keeps the worker's dead letters on a named volume", () => {
+    const volumes = (config.services['worker']!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${(v as { target?: string }).target}`));
+    expect(volumes.some((v) => /^([\w-]+_)?dead-letters:\/var\/lib\/atlassian-audit\/dead-letters/.test(v))).toBe(true);
   });
 
   it('mounts only files that exist in the repository', () => {
