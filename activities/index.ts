@@ -4,6 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { ActionCatalogueCache } from './action-catalogue-cache';
+import type { CredentialPolicy } from './credentials';
 import { mapEvents, type MapEventsInput } from './map';
 import { pollEventsPage, type PollPageInput } from './poll';
 import { resendDeadLetters, shipLogs, type ShipLogsInput } from './ship';
@@ -16,6 +17,8 @@ export interface ActivityDependencies {
   dispatcher: Dispatcher;
   /** Where `env:NAME` credential references are resolved. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Which credential references may be resolved (variables per service, secrets directory). @default DEFAULT_CREDENTIAL_POLICY */
+  credentialPolicy?: CredentialPolicy;
   /** @default Date.now */
   now?: () => number;
   /** Where logs Datadog keeps refusing are kept (relative to the working directory). @default '.data/dead-letters' */
@@ -25,7 +28,7 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   const env = deps.env ?? process.env;
   const now = deps.now ?? Date.now;
-  const http = { dispatcher: deps.dispatcher, env, now };
+  const http = { dispatcher: deps.dispatcher, env, now, credentialPolicy: deps.credentialPolicy };
   const actionCatalogues = new ActionCatalogueCache({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http });
   const deadLetters = new DeadLetterStore(deps.deadLetterDir);
   const ship = { datadogIntakeUrl: deps.datadogIntakeUrl, deadLetters, ...http };

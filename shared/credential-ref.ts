@@ -1,7 +1,8 @@
 /**
  * A credential reference names where a secret lives, never the secret itself: `env:NAME` (an environment
- * variable of the worker) or `file:/absolute/path` (a file readable by the worker, e.g. a mounted secret).
- * Only references travel through Temporal; activities resolve them when they run.
+ * variable of the worker) or `file:/absolute/path` (a file in the worker's secrets directory, e.g. a mounted secret).
+ * Only references travel through Temporal; activities resolve them when they run, under the worker's policy
+ * (activities/credentials.ts): which variables each service may name, which files may be read.
  */
 export const CREDENTIAL_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\0]+)$/;
 

@@ -54,6 +54,7 @@ async function run(): Promise<void> {
           atlassianBaseUrl: config.atlassianBaseUrl,
           datadogIntakeUrl: config.datadogIntakeUrl,
           deadLetterDir: config.deadLetterDir,
+          credentialPolicy: config.credentialPolicy,
           dispatcher,
         },
         workflowBundle,

@@ -7,13 +7,15 @@
  * - metrics are served for Prometheus by the SDK's own endpoint (see ./metrics.ts).
  *
  * No line may carry a credential: errors are reduced to kind, message and stack (never an undici error's request or
- * socket), fields named like secrets are redacted, and the values of the worker's secret environment variables
- * are scrubbed from every line as a last guard.
+ * socket), fields named like secrets are redacted, and as a last guard every line is scrubbed of the values of the
+ * worker's secret environment variables and of every credential the activities have resolved (a key read through a
+ * `file:` reference is in no variable).
  */
 import type { LogLevel, Logger } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { z } from 'zod';
+import { resolvedSecrets, type SecretRegistry } from '../activities/credentials';
 import { ConfigError, parseEnvironment } from './config';
 import { DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_VARIABLE, metricsAddressSchema, prometheusExporter } from './metrics';
 
@@ -79,14 +81,19 @@ export interface JsonLoggerOptions {
   level?: LogLevel;
   /** Strings that must never appear in a line (credential values); each occurrence becomes `[redacted]`. @default [] */
   secrets?: readonly string[];
+  /**
+   * Credential values resolved while the logger runs; each line is scrubbed of those registered so far.
+   * @default resolvedSecrets, the process's own
+   */
+  resolved?: SecretRegistry;
   /** Receives each line, newline included. @default writes to process.stdout */
   write?: (line: string) => void;
 }
 
 /** A Temporal `Logger` that writes one JSON object per line (see {@link formatLogLine}). */
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
-  const { level = 'INFO', secrets = [], write = (line: string) => void process.stdout.write(line) } = options;
-  const scrub = secretScrubber(secrets);
+  const { level = 'INFO', secrets = [], resolved = resolvedSecrets, write = (line: string) => void process.stdout.write(line) } = options;
+  const scrub = secretScrubber(secrets, resolved);
   return new DefaultLogger(level, (entry) => write(`${scrub(formatLogLine(entry))}\n`));
 }
 
@@ -170,11 +177,23 @@ export function secretValuesIn(env: NodeJS.ProcessEnv): string[] {
   return [...new Set(values)];
 }
 
-function secretScrubber(secrets: readonly string[]): (line: string) => string {
-  // A value is looked for as written and as JSON escapes it inside a string; longest first, so a key that contains
-  // another is replaced whole.
-  const forms = [...new Set(secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]))].sort(
-    (a, b) => b.length - a.length
-  );
-  return (line) => forms.reduce((text, form) => (text.includes(form) ? text.split(form).join(REDACTED) : text), line);
+function secretScrubber(secrets: readonly string[], resolved: SecretRegistry): (line: string) => string {
+  let formsFor = -1;
+  let forms: string[] = [];
+  return (line) => {
+    // The registry only grows: its size says whether the forms must be worked out again.
+    if (resolved.size !== formsFor) {
+      formsFor = resolved.size;
+      forms = scrubbedForms([...secrets, ...resolved.values().filter((value) => value.length >= MIN_SECRET_LENGTH)]);
+    }
+    return forms.reduce((text, form) => (text.includes(form) ? text.split(form).join(REDACTED) : text), line);
+  };
+}
+
+/**
+ * A value is looked for as written and as JSON escapes it inside a string; longest first, so a key that contains
+ * another is replaced whole.
+ */
+function scrubbedForms(secrets: readonly string[]): string[] {
+  return [...new Set(secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]))].sort((a, b) => b.length - a.length);
 }

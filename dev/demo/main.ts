@@ -74,7 +74,7 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
       connection: nativeConnection,
       namespace: temporal.namespace,
       taskQueue: workerConfig.taskQueue,
-      activities: { ...endpoints.activities, dispatcher },
+      activities: { ...endpoints.activities, dispatcher, credentialPolicy: workerConfig.credentialPolicy },
       dataConverter,
       shutdownGraceMs: workerConfig.shutdownGraceMs,
     });

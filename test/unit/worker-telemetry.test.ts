@@ -2,8 +2,12 @@
  * The worker's telemetry settings (`AUDIT_LOG_LEVEL`, `AUDIT_METRICS_ADDRESS`) and its JSON log lines, including the
  * guarantees that no line carries a credential.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { LogTimestamp } from '@temporalio/worker';
+import { DEFAULT_CREDENTIAL_POLICY, SecretRegistry, resolveCredential } from '../../activities/credentials';
 import { ConfigError } from '../../worker/config';
 import { prometheusExporter } from '../../worker/metrics';
 import { createJsonLogger, formatLogLine, loadTelemetryConfig, secretValuesIn } from '../../worker/telemetry';
@@ -213,5 +217,46 @@ describe('JSON log lines', () => {
       oldKey: '[redacted]',
       certificate: '/certs/client.key',
     });
+  });
+
+  it('scrubs a key read through a file: reference from every line written after, as written and JSON-escaped', async () => {
+    const secretsDir = mkdtempSync(path.join(tmpdir(), 'telemetry-secrets-'));
+    try {
+      // A quote, so the key's JSON-escaped form differs from the raw one.
+      const key = 'file-only-datadog-key-"5e6f7a"';
+      writeFileSync(path.join(secretsDir, 'datadog-key'), `${key}\n`);
+      // The logger exists before the key is read, as the worker's does.
+      const { logger, lines, records } = capture();
+      const resolved = await resolveCredential({ ref: `file:${secretsDir}/datadog-key`, version: 1 }, 'datadog', {}, {
+        ...DEFAULT_CREDENTIAL_POLICY,
+        secretsDir,
+      });
+      expect(resolved).toBe(key);
+      logger.error(`Datadog refused ${resolved}`, { request: { note: `sent ${resolved}` }, error: new Error(`bad key ${resolved}`) });
+      const output = lines.join('');
+      expect(output).not.toContain(key);
+      expect(output).not.toContain(JSON.stringify(key).slice(1, -1));
+      expect(output).not.toContain('5e6f7a');
+      expect(records()[0]).toMatchObject({
+        message: 'Datadog refused [redacted]',
+        request: { note: 'sent [redacted]' },
+        error: { message: 'bad key [redacted]' },
+      });
+    } finally {
+      rmSync(secretsDir, { recursive: true, force: true });
+    }
+  });
+
+  it('consults its registry at every line, leaving values too short to be credentials alone', () => {
+    const resolved = new SecretRegistry();
+    const { logger, records } = capture({ resolved });
+    logger.info('key registered-later-value-31 not yet known');
+    resolved.add('registered-later-value-31');
+    resolved.add('short');
+    logger.info('key registered-later-value-31 and a short word');
+    expect(records().map((record) => record.message)).toEqual([
+      'key registered-later-value-31 not yet known',
+      'key [redacted] and a short word',
+    ]);
   });
 });
