@@ -5,12 +5,14 @@ import type { CredentialRef } from '../shared/credential-ref';
 import { actionCatalogueFrom, type ActionCatalogue } from './action-catalogue';
 import { eventActionsSchema } from './atlassian-schema';
 import { recordAtlassianRequest } from './activity-metrics';
-import { resolveCredential } from './credentials';
+import { resolveCredential, type CredentialPolicy } from './credentials';
 
 export interface ActionCatalogueCacheOptions {
   atlassianBaseUrl: string;
   dispatcher: Dispatcher;
   env: NodeJS.ProcessEnv;
+  /** @default DEFAULT_CREDENTIAL_POLICY */
+  credentialPolicy?: CredentialPolicy;
   now: () => number;
   /** @default 6 hours */
   ttlMs?: number;
@@ -43,7 +45,7 @@ export class ActionCatalogueCache {
   }
 
   private async fetch(orgId: string, credential: CredentialRef): Promise<ActionCatalogue> {
-    const apiKey = await resolveCredential(credential, 'atlassian', this.options.env);
+    const apiKey = await resolveCredential(credential, 'atlassian', this.options.env, this.options.credentialPolicy);
     const base = this.options.atlassianBaseUrl.replace(/\/?$/, '/');
     const url = new URL(`admin/v1/orgs/${encodeURIComponent(orgId)}/event-actions`, base);
     const response = await request(url, {

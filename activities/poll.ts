@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import type { CredentialRef } from '../shared/credential-ref';
 import { atlassianEventSchema, pollingPageSchema } from './atlassian-schema';
-import { resolveCredential } from './credentials';
+import { resolveCredential, type CredentialPolicy } from './credentials';
 import { CredentialOwner, FailureType, type FailureDetails } from '../shared/failure-types';
 import { safeUrl, transportFailure } from './http-client';
 import type { PolledEvent } from './polled-event';
@@ -80,6 +80,8 @@ export interface PollDependencies {
   atlassianBaseUrl: string;
   dispatcher: Dispatcher;
   env: NodeJS.ProcessEnv;
+  /** @default DEFAULT_CREDENTIAL_POLICY */
+  credentialPolicy?: CredentialPolicy;
   now: () => number;
 }
 
@@ -140,7 +142,7 @@ type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budg
  * was asked with ends the batch, so a cursor that does not advance is read once per poll.
  */
 export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
-  const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env);
+  const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env, deps.credentialPolicy);
   const maxPages = input.maxPages ?? 1;
   const batch: Omit<PageOutcome, 'kind' | 'nextRequestAt' | 'rateLimitedForMs'> = {
     events: [],

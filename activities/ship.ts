@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import { z } from 'zod';
 import type { CredentialRef } from '../shared/credential-ref';
-import { resolveCredential } from './credentials';
+import { resolveCredential, type CredentialPolicy } from './credentials';
 import type { DatadogLog } from './datadog-log';
 import {
   DeadLetterUnreadableError,
@@ -73,6 +73,8 @@ export interface ShipDependencies {
   datadogIntakeUrl: string;
   dispatcher: Dispatcher;
   env: NodeJS.ProcessEnv;
+  /** @default DEFAULT_CREDENTIAL_POLICY */
+  credentialPolicy?: CredentialPolicy;
   now: () => number;
   deadLetters: DeadLetterStore;
   /**
@@ -103,7 +105,7 @@ type ShipProgress = z.output<typeof shipProgressSchema>;
  * Progress passes the log only once the stub is accepted; a refused stub fails the attempt (and is retried).
  */
 export async function shipLogs(deps: ShipDependencies, input: ShipLogsInput): Promise<ShipLogsResult> {
-  const apiKey = await resolveCredential(input.credential, 'datadog', deps.env);
+  const apiKey = await resolveCredential(input.credential, 'datadog', deps.env, deps.credentialPolicy);
   const context = Context.current();
   const resumed = shipProgressSchema.safeParse(context.info.heartbeatDetails);
   const progress: ShipProgress = resumed.success ? resumed.data : { accepted: 0, deadLettered: [] };
@@ -192,7 +194,7 @@ export async function resendDeadLetters(
   deps: ShipDependencies,
   input: ResendDeadLettersInput
 ): Promise<ResendDeadLettersResult> {
-  const apiKey = await resolveCredential(input.credential, 'datadog', deps.env);
+  const apiKey = await resolveCredential(input.credential, 'datadog', deps.env, deps.credentialPolicy);
   const context = Context.current();
   const resumed = resendProgressSchema.safeParse(context.info.heartbeatDetails);
   const result: ResendDeadLettersResult = { resent: resumed.success ? resumed.data.resent : [], refused: [], missing: [] };
