@@ -100,12 +100,14 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
 
   for (;;) {
     publish();
-    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
-      await wf.condition(wf.allHandlersFinished);
-      return wf.continueAsNew<typeof orgAuditWorkflow>({ ...org.position(), state: { ...state, run: state.run + 1 } });
-    }
     const step = org.nextStep(Date.now());
     if (step.kind === 'stop') break;
+    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
+      await wf.condition(wf.allHandlersFinished);
+      // A stop that arrived meanwhile is not carried by the new run's input: honour it here.
+      if (org.stopReason !== null) break;
+      return wf.continueAsNew<typeof orgAuditWorkflow>({ ...org.position(), state: { ...state, run: state.run + 1 } });
+    }
     // Messages grow the history of a waiting run too: every wait also ends when it should continue as new.
     const canContinue = () => shouldContinueAsNew(config.continueAsNewAfterHistoryLength);
     if (step.kind === 'paused' || step.kind === 'awaitCredentials') {
