@@ -5,6 +5,7 @@
  * is left half done by a pause, a rotation or a stop.
  */
 import * as wf from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { AuditPhase } from '../shared/phase';
@@ -21,11 +22,14 @@ export type { OrgAuditResult } from './org-audit-state';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 // Poll and ship heartbeat every 5 s while they run: a short heartbeat timeout finds a dead worker quickly.
-const { pollEventsPage, shipLogs, resendDeadLetters } = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry,
-});
+const heartbeating = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 seconds' } as const;
+/**
+ * A poll gives up after about a minute of retries, so an Atlassian outage reaches the workflow, which shows it
+ * (stalled, with Atlassian's answer) and polls again a minute later. Ship keeps retrying inside one activity: its
+ * heartbeated progress keeps what Datadog accepted from being sent again; a watch timer shows its outage instead.
+ */
+const { pollEventsPage } = wf.proxyActivities<Activities>({ ...heartbeating, retry: { ...retry, maximumAttempts: 6 } });
+const { shipLogs, resendDeadLetters } = wf.proxyActivities<Activities>({ ...heartbeating, retry });
 /** Mapping is pure and fast (~50 µs an event): a local activity spares it two task hand-offs through the server. */
 const { mapEvents } = wf.proxyLocalActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { ...retry, maximumInterval: '30 seconds' } });
 
@@ -77,7 +81,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
 
   async function deliver(job: Job): Promise<void> {
     const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
-    const outcome = await watched(pollEventsPage.executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]), `poll ${label}`);
+    const outcome = await pollEventsPage.executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
     const recoveriesBefore = state.stats.cursorRecoveries;
     const fresh = org.afterPoll(job, outcome, Date.now());
     if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
@@ -110,8 +114,10 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     }
     // Messages grow the history of a waiting run too: every wait also ends when it should continue as new.
     const canContinue = () => shouldContinueAsNew(config.continueAsNewAfterHistoryLength);
-    if (step.kind === 'paused' || step.kind === 'awaitCredentials') {
-      await wf.condition(() => org.interrupted() || canContinue() || (step.kind === 'awaitCredentials' && state.credentials[step.owner].version > step.version));
+    if (step.kind === 'paused') {
+      await wf.condition(() => state.paused === null || org.stopReason !== null || canContinue());
+    } else if (step.kind === 'awaitCredentials') {
+      await wf.condition(() => state.credentials[step.owner].version > step.version || org.interrupted() || canContinue());
     } else if (step.kind === 'wait') {
       if (step.ms > 0) await wf.condition(() => org.interrupted() || canContinue(), step.ms, { summary: step.summary });
     } else {
@@ -132,8 +138,11 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
 
 function failureInfo(err: ActivityFailure): ActivityFailureInfo {
   const cause = err.cause;
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message, details: cause.details ?? undefined };
-  return { message: cause?.message ?? err.message };
+  const retriesExhausted = err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  if (cause instanceof ApplicationFailure) {
+    return { type: cause.type ?? undefined, message: cause.message, details: cause.details ?? undefined, retriesExhausted };
+  }
+  return { message: cause?.message ?? err.message, retriesExhausted };
 }
 
 /** A refused backfill reaches its caller as a failure naming the problem, not as a failed workflow task. */

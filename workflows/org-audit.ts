@@ -39,6 +39,8 @@ import type { z } from 'zod';
 
 /** How long to wait before retrying a page that failed in a way no activity retry fixes. */
 export const FAILURE_RETRY_MS = 5 * 60_000;
+/** How long to wait before polling again after a poll's own retries ran out on a transient fault (an outage). */
+export const OUTAGE_RETRY_MS = 60_000;
 /** A cursor that keeps not advancing is retried later and later, up to this. */
 const MAX_STUCK_RETRY_MS = 60 * 60_000;
 /** Most pages one poll reads; the poll also stops at its byte limit, when the stream ends, or when a pause is due. */
@@ -62,6 +64,8 @@ export interface ActivityFailureInfo {
   type?: string;
   message: string;
   details?: readonly unknown[];
+  /** The activity's retries ran out on a fault each attempt could have outlived (5xx, timeouts, resets). */
+  retriesExhausted?: boolean;
 }
 
 export class OrgAudit {
@@ -330,7 +334,7 @@ export class OrgAudit {
       return;
     }
     this.stall(failure.message, now);
-    this.retryAt = now + FAILURE_RETRY_MS;
+    this.retryAt = now + (failure.retriesExhausted ? OUTAGE_RETRY_MS : FAILURE_RETRY_MS);
   }
 
   afterResend(result: ResendDeadLettersResult, now: number): void {

@@ -4,7 +4,7 @@ import type { PolledEvent } from '../../activities/polled-event';
 import { FailureType } from '../../shared/failure-types';
 import { AuditPhase } from '../../shared/phase';
 import { InvalidBackfillRangeError } from '../../workflows/backfill-ranges';
-import { FAILURE_RETRY_MS, OrgAudit, type Job } from '../../workflows/org-audit';
+import { FAILURE_RETRY_MS, OrgAudit, OUTAGE_RETRY_MS, type Job } from '../../workflows/org-audit';
 import type { OrgAuditConfig } from '../../workflows/org-audit-state';
 
 const HOUR = 3_600_000;
@@ -173,6 +173,13 @@ describe('failures no retry fixes', () => {
     expect(org.nextStep(NOW + FAILURE_RETRY_MS).kind).toBe('poll');
     deliver(org, TAIL, page([event('a', NOW)]), NOW + FAILURE_RETRY_MS);
     expect(org.phase(NOW + FAILURE_RETRY_MS)).toBe(AuditPhase.Running);
+  });
+
+  test("an outage that outlasted a poll's retries is shown as stalled with its reason and polled again a minute later", () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.AtlassianServerError, message: 'Atlassian answered 503', retriesExhausted: true }, NOW);
+    expect(org.status(NOW).stalled).toEqual({ since: NOW, reason: 'Atlassian answered 503' });
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: OUTAGE_RETRY_MS });
   });
 
   test('a credential failure names its owner from the failure details', () => {
