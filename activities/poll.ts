@@ -368,6 +368,9 @@ function toPolledEvent(raw: unknown, identicalSoFar: Map<string, number>): Polle
   return { kind: 'malformed', id: `malformed:${hash}:${occurrence}`, raw, problem };
 }
 
+/** How Atlassian words its refusal of an organization without the audit log entitlement (reference §11). */
+const ENTITLEMENT_REFUSAL = /entitlement validation failed/i;
+
 /** Atlassian's code for a page cursor it does not accept (reference §6). */
 const INVALID_CURSOR_CODE = 'ADMIN-400-1';
 const ATLASSIAN_OWNED: FailureDetails = { owner: CredentialOwner.Atlassian };
@@ -376,6 +379,13 @@ function statusFailure(status: number, body: string, url: URL): ApplicationFailu
   const where = safeUrl(url);
   const code = atlassianErrorCode(body);
   const suffix = code ? ` (${code})` : '';
+  // The refusal's wording is all that tells a missing plan from a bad key (reference §11); a new key fixes neither.
+  if (status >= 400 && status < 500 && ENTITLEMENT_REFUSAL.test(body)) {
+    return ApplicationFailure.nonRetryable(
+      `Atlassian refused the audit log of this organization (${status}${suffix}: audit log entitlement validation failed): its plan needs Atlassian Guard Standard or higher, or Cloud Enterprise`,
+      FailureType.AtlassianEntitlementMissing
+    );
+  }
   if (status === 401 || status === 403) {
     return ApplicationFailure.create({
       type: FailureType.AtlassianAuthFailed,

@@ -14,6 +14,8 @@ export function formatStatus(status: OrgAuditStatus): string {
   if (status.paused) lines.push(`paused:       since ${new Date(status.paused.at).toISOString()}: ${status.paused.reason}`);
   if (status.awaitingCredentials) lines.push(`awaiting:     ${status.awaitingCredentials.owner} credentials: ${status.awaitingCredentials.message}`);
   if (status.rateLimitedUntil) lines.push(`rate-limited: until ${status.rateLimitedUntil}`);
+  if (status.awaitingEntitlement) lines.push(`entitlement:  since ${new Date(status.awaitingEntitlement.since).toISOString()}: ${status.awaitingEntitlement.message}`);
+  if (status.retryAt) lines.push(`next try:     ${status.retryAt} (or at once on resume)`);
   if (status.stalled) lines.push(`stalled:      since ${new Date(status.stalled.since).toISOString()}: ${status.stalled.reason}`);
   if (status.pageLimit < status.config.pageSize) lines.push(`page size:    ${status.pageLimit} (shrunk from ${status.config.pageSize} to fit payload limits)`);
   if (status.stats.deadLettered > 0) {

@@ -29,7 +29,7 @@ import { serveCodec } from './codec-server-command';
 import { connectClient, type ClientContext } from './connect';
 import { registerDatadogCommands } from './datadog-apply-command';
 import { formatOrgList, formatStatus } from './format-status';
-import { OrgNotRunningError, UnrecoverablePositionError, listOrgs, runningOrg, startOrg } from './org-control';
+import { OrgNotRunningError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runningOrg, startOrg } from './org-control';
 
 const org = () => new Option('--org <id>', 'Atlassian organization ID');
 
@@ -66,7 +66,7 @@ export function buildProgram(): Command {
     .option('--since <iso>', 'event time from which the tail delivers everything (default: one hour ago)')
     .option('--poll-interval <duration>', 'wait between polls once caught up, e.g. 30s, 5m', '60s')
     .option('--max-poll-interval <duration>', 'ceiling of the interval for a quiet org (default: 4 × poll interval)')
-    .option('--max-requests-per-minute <n>', 'Atlassian requests per minute for this org, tail and backfill together', '60')
+    .option('--max-requests-per-minute <n>', 'Atlassian requests per minute for this org, tail and backfill together', String(START_DEFAULTS.maxRequestsPerMinute))
     .option('--page-size <n>', 'events per events-stream page (1-500)', '200')
     .action(async (raw) => {
       const options = parseOptions(

@@ -16,8 +16,11 @@ export const START_DEFAULTS = {
   pollIntervalMs: 60_000,
   /** A quiet org's interval grows up to this multiple of the poll interval. */
   maxPollIntervalFactor: 4,
-  /** events-stream has no published limit; Atlassian's own Sentinel connector polls at 1 request/second. */
-  maxRequestsPerMinute: 60,
+  /**
+   * events-stream has no published limit; a peer documents 50 requests/minute per API path (60 per user), below
+   * the 1 request/second of Atlassian's own Sentinel connector (reference §11): stay under the lower one.
+   */
+  maxRequestsPerMinute: 50,
   /** The documented default page size of events-stream. */
   pageSize: 200,
   recentIdsLimit: 1000,

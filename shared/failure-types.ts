@@ -8,6 +8,8 @@ export const FailureType = {
   AtlassianAuthFailed: 'AtlassianAuthFailed',
   /** Atlassian answered 404 for the organization: wrong org ID, or a key of another org. */
   AtlassianOrgNotFound: 'AtlassianOrgNotFound',
+  /** Atlassian refused the org's audit log: its plan lacks the entitlement (Guard Standard or higher needed). */
+  AtlassianEntitlementMissing: 'AtlassianEntitlementMissing',
   /** Atlassian refused the cursor (400 `ADMIN-400-1`): the workflow restarts the stream from its watermark. */
   AtlassianCursorRefused: 'AtlassianCursorRefused',
   /** Atlassian refused the request as malformed (another 400). */

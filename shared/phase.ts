@@ -16,6 +16,11 @@ export const AuditPhase = {
   Stalled: 'stalled',
   /** A key was refused (401/403) or cannot be resolved: holding the cursor until `rotate`. */
   AwaitingCredentials: 'awaiting-credentials',
+  /**
+   * Atlassian refused the org's audit log for its plan: holding the cursor, asking again every hour or at once on
+   * `resume` (a new key does not help; a plan with Atlassian Guard does).
+   */
+  AwaitingEntitlement: 'awaiting-entitlement',
   /** `stop` was requested; the workflow completes after the page in flight. */
   Stopped: 'stopped',
 } as const;

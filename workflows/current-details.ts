@@ -22,6 +22,7 @@ export function renderCurrentDetails(config: OrgAuditConfig, state: OrgAuditStat
     lines.push(`- Awaiting ${state.awaitingCredentials.owner} credentials: ${state.awaitingCredentials.message}`);
   }
   if (state.rateLimitedUntil !== null && state.rateLimitedUntil > now) lines.push(`- Rate-limited until ${iso(state.rateLimitedUntil)}`);
+  if (state.awaitingEntitlement) lines.push(`- Awaiting the audit log entitlement since ${iso(state.awaitingEntitlement.since)}: ${state.awaitingEntitlement.message}`);
   if (state.stalled) lines.push(`- Stalled since ${iso(state.stalled.since)}: ${state.stalled.reason}`);
   if (state.stats.deadLettered > 0) lines.push(`- Dead letters: ${state.stats.deadLettered} (kept: ${state.deadLetters.length})`);
   if (state.stats.lastRejectedMessage) lines.push(`- Refused message: ${state.stats.lastRejectedMessage.message}`);

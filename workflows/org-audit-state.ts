@@ -114,6 +114,10 @@ export interface OrgAuditState {
   pageLimit: number;
   /** Why the org is not advancing though nothing holds it (a failure retried later, an activity retrying long). */
   stalled: { since: number; reason: string } | null;
+  /** Atlassian refused the org's audit log for its plan: held, asked again now and then. */
+  awaitingEntitlement: { since: number; message: string } | null;
+  /** After a failure no retry fixes: no poll before this (epoch ms); an operator's `resume` or `rotate` clears it. */
+  retryAt: number | null;
   /** The newest dead letters (bounded); `stats.deadLettered` counts all. */
   deadLetters: DeadLetterRecord[];
   /** An operator asked to re-send dead letters (all, or these IDs). */
@@ -146,6 +150,9 @@ export interface OrgAuditStatus {
   credentials: OrgAuditState['credentials'];
   rateLimitedUntil: string | null;
   stalled: OrgAuditState['stalled'];
+  awaitingEntitlement: OrgAuditState['awaitingEntitlement'];
+  /** ISO time of the next attempt after a failure, when one is scheduled. */
+  retryAt: string | null;
   pageLimit: number;
   deadLetters: OrgAuditState['deadLetters'];
   tail: {
@@ -200,6 +207,8 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     nextRequestAt: now,
     pageLimit: config.pageSize,
     stalled: null,
+    awaitingEntitlement: null,
+    retryAt: null,
     deadLetters: [],
     resendRequested: null,
     recentIds: [],

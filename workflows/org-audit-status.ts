@@ -14,6 +14,8 @@ export function statusOf(config: OrgAuditConfig, state: OrgAuditState, phase: Au
     credentials: state.credentials,
     rateLimitedUntil: state.rateLimitedUntil !== null && state.rateLimitedUntil > now ? iso(state.rateLimitedUntil) : null,
     stalled: state.stalled,
+    awaitingEntitlement: state.awaitingEntitlement,
+    retryAt: state.retryAt !== null && state.retryAt > now ? iso(state.retryAt) : null,
     pageLimit: state.pageLimit,
     deadLetters: state.deadLetters,
     tail: {

@@ -41,6 +41,8 @@ import type { z } from 'zod';
 export const FAILURE_RETRY_MS = 5 * 60_000;
 /** How long to wait before polling again after a poll's own retries ran out on a transient fault (an outage). */
 export const OUTAGE_RETRY_MS = 60_000;
+/** An org whose plan lacks the audit log is asked again this often (a plan upgrade needs no operator action here). */
+export const ENTITLEMENT_RETRY_MS = 60 * 60_000;
 /** A cursor that keeps not advancing is retried later and later, up to this. */
 const MAX_STUCK_RETRY_MS = 60 * 60_000;
 /** Most pages one poll reads; the poll also stops at its byte limit, when the stream ends, or when a pause is due. */
@@ -74,8 +76,6 @@ export class OrgAudit {
   stopReason: string | null = null;
   /** Set by any message that should cut a wait short so the loop re-evaluates. */
   wakeRequested = false;
-  /** When set, the loop waits this long before the next poll (a failure retried later). */
-  private retryAt: number | null = null;
 
   constructor(input: OrgAuditInput, now: number) {
     const { config, state } = withDefaults(input, now);
@@ -91,8 +91,10 @@ export class OrgAudit {
     this.state.paused = { reason: input?.reason || 'paused by operator', at: now };
   }
 
+  /** Also retries at once what waits after a failure: an operator who acts has likely fixed something. */
   resume(): void {
     this.state.paused = null;
+    this.state.retryAt = null;
     this.wake();
   }
 
@@ -112,6 +114,7 @@ export class OrgAudit {
       const current = this.state.credentials[owner];
       this.state.credentials[owner] = { ref: ref ?? current.ref, version: current.version + 1 };
     }
+    this.state.retryAt = null;
     this.wake();
   }
 
@@ -205,9 +208,10 @@ export class OrgAudit {
       }
       state.rateLimitedUntil = null;
     }
-    if (this.retryAt !== null) {
-      if (this.retryAt > now) return { kind: 'wait', ms: this.retryAt - now, summary: `retry after: ${state.stalled?.reason.slice(0, 120) ?? 'failure'}` };
-      this.retryAt = null;
+    if (state.retryAt !== null) {
+      const why = state.awaitingEntitlement?.message ?? state.stalled?.reason ?? 'failure';
+      if (state.retryAt > now) return { kind: 'wait', ms: state.retryAt - now, summary: `retry after: ${why.slice(0, 120)}` };
+      state.retryAt = null;
     }
     if (state.resendRequested) return { kind: 'resendDeadLetters', ...state.resendRequested };
     const job = this.nextJob(now);
@@ -297,6 +301,7 @@ export class OrgAudit {
     } else {
       stream.stuckPolls = 0;
       state.stalled = null;
+      state.awaitingEntitlement = null;
     }
     if (job.kind === 'tail') {
       const tail = state.tail;
@@ -333,8 +338,13 @@ export class OrgAudit {
       this.restartStream(stream, this.recoveryStart(job), `Atlassian refused the cursor; re-reading from ${iso(this.recoveryStart(job))}`, now);
       return;
     }
+    if (failure.type === FailureType.AtlassianEntitlementMissing) {
+      state.awaitingEntitlement = { since: state.awaitingEntitlement?.since ?? now, message: failure.message };
+      state.retryAt = now + ENTITLEMENT_RETRY_MS;
+      return;
+    }
     this.stall(failure.message, now);
-    this.retryAt = now + (failure.retriesExhausted ? OUTAGE_RETRY_MS : FAILURE_RETRY_MS);
+    state.retryAt = now + (failure.retriesExhausted ? OUTAGE_RETRY_MS : FAILURE_RETRY_MS);
   }
 
   afterResend(result: ResendDeadLettersResult, now: number): void {
@@ -359,6 +369,7 @@ export class OrgAudit {
     if (state.paused) return AuditPhase.Paused;
     if (state.awaitingCredentials) return AuditPhase.AwaitingCredentials;
     if (state.rateLimitedUntil !== null && state.rateLimitedUntil > now) return AuditPhase.RateLimited;
+    if (state.awaitingEntitlement) return AuditPhase.AwaitingEntitlement;
     if (state.stalled) return AuditPhase.Stalled;
     if (pendingBackfills(state).length > 0) return AuditPhase.Backfilling;
     // Idle while the tail is caught up, even during the poll itself: the phase must not flap on every poll.
@@ -440,7 +451,7 @@ export class OrgAudit {
       return;
     }
     this.stall(`Atlassian's cursor does not advance (${stream.stuckPolls} polls in a row)`, now);
-    this.retryAt = now + Math.min(MAX_STUCK_RETRY_MS, FAILURE_RETRY_MS * 2 ** (stream.stuckPolls - 2));
+    this.state.retryAt = now + Math.min(MAX_STUCK_RETRY_MS, FAILURE_RETRY_MS * 2 ** (stream.stuckPolls - 2));
   }
 
   private holdForRateLimit(retryAfterMs: number, now: number): void {

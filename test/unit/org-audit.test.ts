@@ -4,7 +4,7 @@ import type { PolledEvent } from '../../activities/polled-event';
 import { FailureType } from '../../shared/failure-types';
 import { AuditPhase } from '../../shared/phase';
 import { InvalidBackfillRangeError } from '../../workflows/backfill-ranges';
-import { FAILURE_RETRY_MS, OrgAudit, OUTAGE_RETRY_MS, type Job } from '../../workflows/org-audit';
+import { ENTITLEMENT_RETRY_MS, FAILURE_RETRY_MS, OrgAudit, OUTAGE_RETRY_MS, type Job } from '../../workflows/org-audit';
 import type { OrgAuditConfig } from '../../workflows/org-audit-state';
 
 const HOUR = 3_600_000;
@@ -180,6 +180,25 @@ describe('failures no retry fixes', () => {
     org.afterFailure(TAIL, { type: FailureType.AtlassianServerError, message: 'Atlassian answered 503', retriesExhausted: true }, NOW);
     expect(org.status(NOW).stalled).toEqual({ since: NOW, reason: 'Atlassian answered 503' });
     expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: OUTAGE_RETRY_MS });
+  });
+
+  test('an organization whose plan lacks the audit log is held, asked again hourly, and at once on resume', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.AtlassianEntitlementMissing, message: 'Atlassian refused the audit log of this organization' }, NOW);
+    expect(org.phase(NOW)).toBe(AuditPhase.AwaitingEntitlement);
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: ENTITLEMENT_RETRY_MS });
+    expect(org.status(NOW).retryAt).toBe(new Date(NOW + ENTITLEMENT_RETRY_MS).toISOString());
+    org.resume();
+    expect(org.nextStep(NOW).kind).toBe('poll');
+    deliver(org, TAIL, page([event('a', NOW)]));
+    expect(org.phase(NOW)).toBe(AuditPhase.Running);
+  });
+
+  test('the wait after a failure survives continue-as-new (it is state, not a local)', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, { type: FailureType.AtlassianBadRequest, message: 'Atlassian rejected the request (400)' }, NOW);
+    const next = new OrgAudit(org.position(), NOW + 1_000);
+    expect(next.nextStep(NOW + 1_000)).toMatchObject({ kind: 'wait', ms: FAILURE_RETRY_MS - 1_000 });
   });
 
   test('a credential failure names its owner from the failure details', () => {
