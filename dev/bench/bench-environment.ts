@@ -1,6 +1,7 @@
 /**
- * What one benchmark runs against: its own Temporal dev server, the stand-ins in their own process, a client, and
- * workers built by the project's own factory (the same options as `npm run worker`), in this process.
+ * What one benchmark runs against: its own Temporal dev server (so that no benchmark inherits the workflows,
+ * history or task-queue backlog of another), the stand-ins in their own process, a client, and workers built by the
+ * harness in this process (dev/harness/).
  */
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -8,19 +9,18 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Dispatcher } from 'undici';
 import { createHttpAgent } from '../../activities/http-client';
 import { startOrg, type StartOrgOptions } from '../../client/org-control';
-import { workflowIdForOrg } from '../../shared/org-workflow';
 import type { RateLimitOptions } from '../standins/atlassian-standin';
-import { createAuditWorker } from '../../worker/create-worker';
-import { statusQuery } from '../../workflows/messages';
 import type { OrgAuditStatus } from '../../workflows/org-audit-state';
-import type { BenchmarkContext } from './benchmark';
-import { TemporalDevServer, type DevServerOptions } from './dev-server';
+import { createHarnessWorker, orgStatus } from '../harness/collector';
+import { WORKER_ENV } from '../harness/keys';
+import { startDevServer, type DevServerOptions, type RunningDevServer } from '../harness/dev-server';
 import { StandinProcess } from './standin-process';
 
-const BENCH_KEYS = { atlassian: 'bench-atlassian-key', datadog: 'bench-datadog-key' } as const;
-
-/** The worker resolves the default `env:` credential references against this, never the benchmark's environment. */
-const WORKER_ENV = { ATLASSIAN_API_KEY: BENCH_KEYS.atlassian, DD_API_KEY: BENCH_KEYS.datadog };
+export interface BenchEnvironmentOptions {
+  /** The Atlassian stand-in's per-org token bucket of `events-stream`; none = unlimited. */
+  rateLimit?: RateLimitOptions;
+  server?: DevServerOptions;
+}
 
 export interface RunningWorker {
   /** Shuts the worker down and waits for it; in-flight activities get a short grace. */
@@ -32,29 +32,31 @@ export class BenchEnvironment {
   private readonly clients = new Map<DataConverter | undefined, Client>();
 
   private constructor(
-    private readonly context: BenchmarkContext,
-    readonly server: TemporalDevServer,
+    readonly server: RunningDevServer,
     readonly standins: StandinProcess,
     private readonly nativeConnection: NativeConnection,
     private readonly connection: Connection,
     private readonly dispatcher: Dispatcher
   ) {}
 
-  static async start(
-    context: BenchmarkContext,
-    options: { rateLimit?: RateLimitOptions; server?: DevServerOptions } = {}
-  ): Promise<BenchEnvironment> {
-    const server = await TemporalDevServer.start(options.server);
+  /** Runs `work` in an environment of its own, closed afterwards whatever happens. */
+  static async run<T>(options: BenchEnvironmentOptions, work: (environment: BenchEnvironment) => Promise<T>): Promise<T> {
+    const environment = await BenchEnvironment.start(options);
+    try {
+      return await work(environment);
+    } finally {
+      await environment.close();
+    }
+  }
+
+  private static async start(options: BenchEnvironmentOptions): Promise<BenchEnvironment> {
+    const server = await startDevServer(options.server);
     let standins: StandinProcess | undefined;
     try {
-      standins = await StandinProcess.start({
-        atlassianKey: BENCH_KEYS.atlassian,
-        datadogKey: BENCH_KEYS.datadog,
-        rateLimit: options.rateLimit,
-      });
+      standins = await StandinProcess.start({ rateLimit: options.rateLimit });
       const nativeConnection = await NativeConnection.connect({ address: server.address });
       const connection = await Connection.connect({ address: server.address });
-      return new BenchEnvironment(context, server, standins, nativeConnection, connection, createHttpAgent());
+      return new BenchEnvironment(server, standins, nativeConnection, connection, createHttpAgent());
     } catch (error) {
       await standins?.stop();
       await server.stop();
@@ -83,11 +85,9 @@ export class BenchEnvironment {
   }
 
   async startWorker(taskQueue: string, dataConverter?: DataConverter): Promise<RunningWorker> {
-    const worker = await createAuditWorker({
+    const worker = await createHarnessWorker({
       connection: this.nativeConnection,
-      namespace: 'default',
       taskQueue,
-      workflowBundle: await this.context.workflowBundle(dataConverter?.failureConverterPath),
       dataConverter,
       activities: this.activityDependencies,
       shutdownGraceMs: 2_000,
@@ -103,13 +103,13 @@ export class BenchEnvironment {
     return handle;
   }
 
-  /** Starts an org through the client's own code, as `atlassian-audit start` does. */
+  /** Starts an org through the client's own code, as `atlassian-audit start` does, with the client's defaults. */
   async startOrg(taskQueue: string, options: StartOrgOptions, dataConverter?: DataConverter): Promise<void> {
     await startOrg(this.client(dataConverter), taskQueue, options);
   }
 
   status(orgId: string): Promise<OrgAuditStatus> {
-    return this.client().workflow.getHandle(workflowIdForOrg(orgId)).query(statusQuery);
+    return orgStatus(this.client(), orgId);
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,10 @@
 /** What every benchmark is given and what it hands back for the printed tables and the results files. */
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 export interface BenchmarkContext {
   /** Small sizes and short windows: a smoke run that checks the benchmark works, not a measurement. */
   readonly quick: boolean;
   /** Progress lines on stderr, so that stdout carries only the tables. */
   log(line: string): void;
-  /** The workflow bundle, built once per failure converter and shared by every benchmark of the run. */
-  workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap>;
 }
 
 export interface Table {

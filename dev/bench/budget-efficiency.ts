@@ -60,8 +60,7 @@ export const budgetEfficiencyBenchmark: Benchmark = {
   title: '2. Budget efficiency',
   async run(context: BenchmarkContext): Promise<BenchmarkOutcome> {
     const windowMs = context.quick ? WINDOW_MS.quick : WINDOW_MS.full;
-    const environment = await BenchEnvironment.start(context, { rateLimit: BUCKET });
-    try {
+    return BenchEnvironment.run({ rateLimit: BUCKET }, async (environment) => {
       const placement = placeEvents(Date.now());
       await environment.standins.request('addOrgs', { orgIds: SCENARIOS.map((scenario) => scenario.orgId) });
       for (const scenario of SCENARIOS) {
@@ -101,9 +100,7 @@ export const budgetEfficiencyBenchmark: Benchmark = {
       );
       await environment.standins.request('stopTrickle', {});
       return report(results, windowMs);
-    } finally {
-      await environment.close();
-    }
+    });
   },
 };
 

@@ -15,7 +15,7 @@ import { START_DEFAULTS } from '../../client/org-control';
 import { loadDataConverter } from '../../codec/data-converter';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { requestBackfillUpdate } from '../../workflows/messages';
-import { historiesOfEveryRun, storedHistoryBytes } from '../../test/support/stored-history';
+import { historiesOfEveryRun, storedHistoryBytes } from '../harness/stored-history';
 import type { Benchmark, BenchmarkContext, BenchmarkOutcome } from './benchmark';
 import { BenchEnvironment } from './bench-environment';
 import { countBillableActions, type ActionCount } from './billable-actions';
@@ -73,8 +73,7 @@ export const costBenchmark: Benchmark = {
   title: '5. Cost (history and Temporal actions)',
   async run(context: BenchmarkContext): Promise<BenchmarkOutcome> {
     const sizes = context.quick ? QUICK : FULL;
-    const environment = await BenchEnvironment.start(context);
-    try {
+    return BenchEnvironment.run({}, async (environment) => {
       const placement = placeEvents(Date.now());
       const codec = loadDataConverter({ AUDIT_PAYLOAD_KEY: randomBytes(32).toString('base64') });
       const modes: Array<{ label: string; orgId: string; taskQueue: string; dataConverter?: DataConverter }> = [
@@ -122,9 +121,7 @@ export const costBenchmark: Benchmark = {
       await sleep(idleStartedAt + sizes.idleObservationMs - Date.now());
       const idleRuns = await historiesOfEveryRun(environment.client(), workflowIdForOrg('cost-idle'));
       return report(backfills, observeIdle(idleRuns.map((run) => run.history)), sizes.idleObservationMs);
-    } finally {
-      await environment.close();
-    }
+    });
   },
 };
 

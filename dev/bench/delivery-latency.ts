@@ -50,8 +50,7 @@ export const deliveryLatencyBenchmark: Benchmark = {
   title: '4. Latency (visible in Atlassian → received by Datadog)',
   async run(context: BenchmarkContext): Promise<BenchmarkOutcome> {
     const sizes = context.quick ? QUICK : FULL;
-    const environment = await BenchEnvironment.start(context);
-    try {
+    return BenchEnvironment.run({}, async (environment) => {
       const orgIds = sizes.intervals.map((interval) => interval.orgId);
       await environment.standins.request('addOrgs', { orgIds });
       await environment.startWorker(TASK_QUEUE);
@@ -81,9 +80,7 @@ export const deliveryLatencyBenchmark: Benchmark = {
         };
       });
       return report(results, sizes.injectMs);
-    } finally {
-      await environment.close();
-    }
+    });
   },
 };
 

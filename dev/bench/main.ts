@@ -9,8 +9,8 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { workflowBundle } from '../../test/support/audit-harness';
+import { Runtime } from '@temporalio/worker';
+import { sdkRuntimeOptions } from '../harness/sdk-logs';
 import type { Benchmark, BenchmarkContext, BenchmarkResult } from './benchmark';
 import { budgetEfficiencyBenchmark } from './budget-efficiency';
 import { costBenchmark } from './cost';
@@ -51,12 +51,8 @@ async function main(): Promise<void> {
   const benchmarks = selectedBenchmarks(values.only);
   const quick = values.quick ?? false;
   // The SDK logs every worker start and stop at INFO; only problems belong beside the tables.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const context: BenchmarkContext = {
-    quick,
-    log: (line) => process.stderr.write(`[bench] ${line}\n`),
-    workflowBundle,
-  };
+  Runtime.install(sdkRuntimeOptions('WARN'));
+  const context: BenchmarkContext = { quick, log: (line) => process.stderr.write(`[bench] ${line}\n`) };
 
   const results: BenchmarkResult[] = [];
   const runStarted = Date.now();

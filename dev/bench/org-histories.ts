@@ -4,7 +4,7 @@ import type { temporal } from '@temporalio/proto';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { stopSignal } from '../../workflows/messages';
 import type { OrgAuditResult, orgAuditWorkflow } from '../../workflows/org-audit-workflow';
-import { historiesOfEveryRun } from '../../test/support/stored-history';
+import { historiesOfEveryRun } from '../harness/stored-history';
 
 export interface StoppedOrg {
   result: OrgAuditResult;

@@ -6,7 +6,7 @@
  * allowed to poll more often than 20 times a second, to separate that server setting from the collector's own cost.
  * Per-page timings come from the workflow's history.
  */
-import { storedHistoryBytes } from '../../test/support/stored-history';
+import { storedHistoryBytes } from '../harness/stored-history';
 import type { Benchmark, BenchmarkContext, BenchmarkOutcome, Table } from './benchmark';
 import { BenchEnvironment } from './bench-environment';
 import { placeEvents, spacingOverAnHour, type EventPlacement } from './event-placement';
@@ -63,12 +63,12 @@ export const pipelineHeadroomBenchmark: Benchmark = {
     const sizes = context.quick ? QUICK : FULL;
     const eventCount = sizes.events;
     const placement = placeEvents(Date.now());
-    const asShipped = await inEnvironment(context, {}, async (environment) => {
+    const asShipped = await BenchEnvironment.run({}, async (environment) => {
       const before = await plainRun(context, environment, placement, eventCount, 'plain loop, before');
       const workflow = await workflowRun(context, environment, placement, eventCount, 'workflow, dev server defaults');
       return { before, workflow };
     });
-    const tuned = await inEnvironment(context, FAST_TRANSFER_QUEUE, async (environment) => {
+    const tuned = await BenchEnvironment.run({ server: { dynamicConfig: FAST_TRANSFER_QUEUE } }, async (environment) => {
       const workflow = await workflowRun(
         context,
         environment,
@@ -88,19 +88,6 @@ export const pipelineHeadroomBenchmark: Benchmark = {
     });
   },
 };
-
-async function inEnvironment<T>(
-  context: BenchmarkContext,
-  serverDynamicConfig: Record<string, number>,
-  work: (environment: BenchEnvironment) => Promise<T>
-): Promise<T> {
-  const environment = await BenchEnvironment.start(context, { server: { dynamicConfig: serverDynamicConfig } });
-  try {
-    return await work(environment);
-  } finally {
-    await environment.close();
-  }
-}
 
 /** A new org holding the benchmark's events: the same stream name gives byte-for-byte the same events every time. */
 async function seededOrg(environment: BenchEnvironment, orgId: string, placement: EventPlacement, eventCount: number): Promise<void> {

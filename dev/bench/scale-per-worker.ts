@@ -90,8 +90,7 @@ export const scalePerWorkerBenchmark: Benchmark = {
 
 async function measureScale(context: BenchmarkContext, size: Size, warmupMs: number, windowMs: number): Promise<ScaleResult> {
   const orgCount = size.orgs;
-  const environment = await BenchEnvironment.start(context, { rateLimit: BUCKET, server: { store: size.store } });
-  try {
+  return BenchEnvironment.run({ rateLimit: BUCKET, server: { store: size.store } }, async (environment) => {
     const placement = placeEvents(Date.now());
     const orgIds = Array.from({ length: orgCount }, (_, index) => `scale-${String(index).padStart(3, '0')}`);
     context.log(`scale: ${orgCount} orgs (server store in ${size.store}), seeding ${orgCount * (TAIL_BACKLOG_EVENTS + BACKFILL_EVENTS)} events`);
@@ -155,9 +154,7 @@ async function measureScale(context: BenchmarkContext, size: Size, warmupMs: num
         .filter((activity) => inWindow(activity.scheduledAt))
         .map((activity) => activity.startedAt - activity.scheduledAt),
     };
-  } finally {
-    await environment.close();
-  }
+  });
 }
 
 /** The histories of the org's runs that were alive at or after `since`, following continue-as-new backwards. */

@@ -2,8 +2,6 @@
  * Child-process entry that runs both stand-ins for a benchmark and answers ./standin-protocol.ts messages. It also
  * watches what reaches the Datadog stand-in, so that deliveries and end-to-end latencies are timed where they land.
  */
-import { AtlassianStandin } from '../standins/atlassian-standin';
-import { DatadogStandin } from '../standins/datadog-standin';
 import { createDemoEventGenerator, generateDemoEvents, type DemoEventGenerator } from '../standins/demo-events';
 import type {
   EventJourney,
@@ -15,6 +13,7 @@ import type {
   StandinReplyMessage,
   StandinRequestMessage,
 } from './standin-protocol';
+import { addTestOrg, deliveryOf, startHarnessStandins } from '../harness/standins';
 
 /** How often arrivals in the Datadog stand-in are looked for: far finer than any latency measured. */
 const ARRIVAL_SCAN_MS = 5;
@@ -23,8 +22,7 @@ type Handlers = { [K in StandinCommandName]: (input: StandinCommands[K]['input']
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as StandinHostConfig;
-  const atlassian = await AtlassianStandin.start({ rateLimit: config.rateLimit });
-  const datadog = await DatadogStandin.start({ apiKeys: [config.datadogKey] });
+  const { atlassian, datadog } = await startHarnessStandins({ rateLimit: config.rateLimit });
 
   const addedAt = new Map<string, number>();
   const deliveries = new Map<string, { count: number; lastAt: number }>();
@@ -35,13 +33,13 @@ async function main(): Promise<void> {
     if (scanned === received.length) return;
     const now = Date.now();
     for (; scanned < received.length; scanned++) {
-      const atlassianPart = received[scanned]!['atlassian'] as { org_id?: string; event_id?: string } | undefined;
-      const orgId = atlassianPart?.org_id ?? '';
-      const delivered = deliveries.get(orgId) ?? { count: 0, lastAt: now };
+      const delivery = deliveryOf(received[scanned]!);
+      if (!delivery) continue;
+      const delivered = deliveries.get(delivery.orgId) ?? { count: 0, lastAt: now };
       delivered.count += 1;
       delivered.lastAt = now;
-      deliveries.set(orgId, delivered);
-      const followed = journeys.get(atlassianPart?.event_id ?? '');
+      deliveries.set(delivery.orgId, delivered);
+      const followed = journeys.get(delivery.eventId);
       if (followed && followed.journey.arrivedAt === null) followed.journey.arrivedAt = now;
     }
   }, ARRIVAL_SCAN_MS);
@@ -63,10 +61,7 @@ async function main(): Promise<void> {
   const handlers: Handlers = {
     addOrgs({ orgIds }) {
       const now = Date.now();
-      for (const orgId of orgIds) {
-        atlassian.addOrg(orgId, { apiKeys: [config.atlassianKey] });
-        addedAt.set(orgId, now);
-      }
+      for (const orgId of orgIds) addedAt.set(addTestOrg(atlassian, orgId), now);
       return { addedAt: now };
     },
     seedEvents({ orgId, stream, seed, count, processedFrom, spacingMs }) {

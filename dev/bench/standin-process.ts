@@ -1,14 +1,9 @@
 /** The benchmark's side of ./standin-host.ts: starts the child, sends it commands, and stops it. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type {
-  OrgTraffic,
-  StandinCommandName,
-  StandinCommands,
-  StandinHostConfig,
-  StandinReadyMessage,
-  StandinReplyMessage,
-} from './standin-protocol';
+import type { OrgTraffic, StandinCommandName, StandinCommands, StandinHostConfig, StandinReadyMessage, StandinReplyMessage } from './standin-protocol';
+import { stopChild } from '../harness/processes';
+import { waitUntil } from '../harness/wait';
 
 /** The Datadog stand-in keeps every log it receives in memory: 50,000 shipped events need more than the default heap. */
 const STANDIN_HEAP_MB = 6_144;
@@ -62,21 +57,18 @@ export class StandinProcess {
 
   /** Waits until `count` logs of the org reached the Datadog stand-in; returns the org's traffic at that point. */
   async waitForDelivered(orgId: string, count: number, timeoutMs: number): Promise<OrgTraffic> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const [traffic] = await this.request('traffic', { orgIds: [orgId] });
-      if (traffic!.delivered >= count) return traffic!;
-      if (Date.now() > deadline) throw new Error(`${traffic!.delivered}/${count} logs of ${orgId} delivered after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    let traffic: OrgTraffic | undefined;
+    await waitUntil(
+      async () => ((traffic = (await this.request('traffic', { orgIds: [orgId] }))[0]!).delivered >= count),
+      timeoutMs,
+      () => `${traffic?.delivered}/${count} logs of ${orgId} delivered`,
+      250
+    );
+    return traffic!;
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.disconnect();
-    const forced = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(forced);
+  /** The host ends when its IPC channel closes (standin-host.ts). */
+  stop(): Promise<void> {
+    return stopChild(this.child, 10_000, () => this.child.disconnect());
   }
 }

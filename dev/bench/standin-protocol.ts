@@ -5,9 +5,8 @@
  */
 import type { RateLimitOptions } from '../standins/atlassian-standin';
 
+/** The stand-ins accept the harness's keys (dev/harness/collector.ts TEST_KEYS), which the workers hold. */
 export interface StandinHostConfig {
-  atlassianKey: string;
-  datadogKey: string;
   /** Per-org token bucket of `events-stream`; none = unlimited. */
   rateLimit?: RateLimitOptions;
 }

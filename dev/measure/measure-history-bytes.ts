@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DataConverter } from '@temporalio/common';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { failureConverterPath, loadDataConverter } from '../../codec/data-converter';
 import { EncryptionCodec } from '../../codec/encryption-codec';
 import { loadPayloadKeyRing } from '../../codec/payload-keys';
@@ -19,10 +19,10 @@ import { workflowIdForOrg } from '../../shared/org-workflow';
 import { generateDemoEvents } from '../standins/demo-events';
 import { stopSignal } from '../../workflows/messages';
 import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
-import { AuditHarness } from '../../test/support/audit-harness';
-import { historiesOfEveryRun, payloadsIn, storedBytesOf, storedHistoryBytes } from '../../test/support/stored-history';
-import startDevServer from '../../test/support/temporal-global-setup';
-import stopDevServer from '../../test/support/temporal-global-teardown';
+import { AuditHarness } from '../harness/audit-harness';
+import { startDevServer } from '../harness/dev-server';
+import { sdkRuntimeOptions } from '../harness/sdk-logs';
+import { historiesOfEveryRun, payloadsIn, storedBytesOf, storedHistoryBytes } from '../harness/stored-history';
 
 interface Measurement {
   label: string;
@@ -34,8 +34,14 @@ interface Measurement {
   historyBytes: number;
 }
 
-async function measure(label: string, dataConverter: DataConverter | undefined, eventCount: number, pageSize: number): Promise<Measurement> {
-  const harness = await AuditHarness.create({ dataConverter });
+async function measure(
+  address: string,
+  label: string,
+  dataConverter: DataConverter | undefined,
+  eventCount: number,
+  pageSize: number
+): Promise<Measurement> {
+  const harness = await AuditHarness.create({ address, dataConverter });
   try {
     const orgId = harness.newOrg();
     // The same seed in every mode: the same events, byte for byte (the org ID is mixed in, so it is fixed too).
@@ -92,8 +98,8 @@ async function main(): Promise<void> {
   const eventCount = Number(process.argv[2] ?? 2_000);
   const pageSize = Number(process.argv[3] ?? 200);
   // Workers log every state change at INFO; only problems matter here.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  await startDevServer();
+  Runtime.install(sdkRuntimeOptions('WARN'));
+  const server = await startDevServer({ store: 'memory' });
   try {
     const key = randomBytes(32).toString('base64');
     const keys = loadPayloadKeyRing({ AUDIT_PAYLOAD_KEY: key })!;
@@ -105,11 +111,11 @@ async function main(): Promise<void> {
     ];
     const measurements: Measurement[] = [];
     for (const [label, dataConverter] of modes) {
-      measurements.push(await measure(label, dataConverter, eventCount, pageSize));
+      measurements.push(await measure(server.address, label, dataConverter, eventCount, pageSize));
     }
     report(measurements, eventCount, pageSize);
   } finally {
-    await stopDevServer();
+    await server.stop();
   }
 }
 

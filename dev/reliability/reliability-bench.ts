@@ -1,28 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { startOrg, type StartOrgOptions } from '../../client/org-control';
+import type { StartOrgOptions } from '../../client/org-control';
 import { failureConverterPath } from '../../codec/data-converter';
-import { startTemporalDevServer, temporalCliPath, type DevServerOptions, type RunningDevServer } from '../demo/temporal-dev-server';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { AtlassianStandin, type AtlassianStandinOptions } from '../standins/atlassian-standin';
-import { DatadogStandin } from '../standins/datadog-standin';
-import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import type { DatadogStandin } from '../standins/datadog-standin';
 import { stopSignal } from '../../workflows/messages';
-import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
-import { freePort } from '../../test/support/ports';
+import { startHarnessOrg, workflowBundle } from '../harness/collector';
+import { startDevServer, temporalCliPath, type DevServerOptions, type RunningDevServer } from '../harness/dev-server';
+import { WORKER_ENV } from '../harness/keys';
+import { freePort } from '../harness/ports';
+import { startEntryPoint, stopChild, type RunningProcess } from '../harness/processes';
+import { addTestOrg, deliveryOf, startHarnessStandins } from '../harness/standins';
 import type { Row } from './table';
 
-const ROOT = path.join(__dirname, '..', '..');
 const TASK_QUEUE = 'atlassian-audit-reliability';
-const KEYS = { atlassian: 'reliability-atlassian-key', datadog: 'reliability-datadog-key' };
 export const WORKER_COUNT = 2;
 /** How long a scenario may go without a new event arriving before what is missing counts as lost. */
 export const STALL_TIMEOUT_MS = 180_000;
+/** A worker process loads the prebuilt bundle and connects: seconds, more on a busy machine. */
+const WORKER_READY_TIMEOUT_MS = 120_000;
+/** Beyond the workers' own shutdown grace (AUDIT_SHUTDOWN_GRACE_SECONDS) before a SIGKILL. */
+const WORKER_STOP_GRACE_MS = 15_000;
 
 interface Delivery {
   at: number;
@@ -41,16 +43,15 @@ interface OrgDeliveries {
  */
 export class Bench {
   private readonly deliveries = new Map<string, OrgDeliveries>();
-  private workers: WorkerProcess[] = [];
+  private workers: RunningProcess[] = [];
   /** Every worker process the run started, killed ones included, for their output should the run lose events. */
-  private readonly startedWorkers: WorkerProcess[] = [];
+  private readonly startedWorkers: RunningProcess[] = [];
   private watchTimer: NodeJS.Timeout | undefined;
   private orgCount = 0;
 
   private constructor(
     private readonly dataDir: string,
-    private readonly cli: string,
-    private readonly serverOptions: DevServerOptions,
+    private readonly serverOptions: DevServerOptions & { port: number },
     private server: RunningDevServer | undefined,
     readonly client: Client,
     private readonly connection: Connection,
@@ -65,19 +66,16 @@ export class Bench {
 
   static async start(atlassianOptions: AtlassianStandinOptions): Promise<Bench> {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'audit-reliability-'));
-    const cli = temporalCliPath(ROOT);
-    const serverOptions: DevServerOptions = { port: await freePort(), uiPort: await freePort(), dataDir, abortSignal: new AbortController().signal };
+    // The same port, database and CLI at every start: a restarted server resumes where the stopped one was.
+    const serverOptions = { port: await freePort(), dataDir, cli: temporalCliPath() };
     const bundlePath = path.join(dataDir, 'workflow-bundle.js');
-    const [server, datadog, atlassian] = await Promise.all([
-      startTemporalDevServer(cli, serverOptions),
-      DatadogStandin.start({ apiKeys: [KEYS.datadog] }),
-      AtlassianStandin.start(atlassianOptions),
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath, logger: quietLogger }).then(({ code }) =>
-        writeFile(bundlePath, code)
-      ),
+    const [server, { atlassian, datadog }] = await Promise.all([
+      startDevServer(serverOptions),
+      startHarnessStandins(atlassianOptions),
+      workflowBundle(failureConverterPath).then(({ code }) => writeFile(bundlePath, code)),
     ]);
     const connection = await Connection.connect({ address: server.address });
-    const bench = new Bench(dataDir, cli, serverOptions, server, new Client({ connection }), connection, datadog, atlassian, bundlePath);
+    const bench = new Bench(dataDir, serverOptions, server, new Client({ connection }), connection, datadog, atlassian, bundlePath);
     bench.watchDeliveries();
     await Promise.all(Array.from({ length: WORKER_COUNT }, () => bench.startWorker()));
     return bench;
@@ -94,21 +92,14 @@ export class Bench {
     this.atlassianStandin = await AtlassianStandin.start({ ...options, port });
   }
 
+  /** Named by its place in the run, so that worker output kept for a post-mortem reads in order. */
   newOrg(): string {
-    const orgId = `reliability-${++this.orgCount}-${Date.now().toString(36)}`;
-    this.atlassian.addOrg(orgId, { apiKeys: [KEYS.atlassian] });
-    return orgId;
+    return addTestOrg(this.atlassian, `reliability-${++this.orgCount}-${Date.now().toString(36)}`);
   }
 
-  async startCollecting(options: Partial<StartOrgOptions> & { orgId: string }) {
-    await startOrg(this.client, TASK_QUEUE, {
-      atlassianKey: 'env:ATLASSIAN_API_KEY',
-      datadogKey: 'env:DD_API_KEY',
-      pollIntervalMs: 1_000,
-      since: Date.now() - 24 * 3_600_000,
-      ...options,
-    });
-    return this.client.workflow.getHandle<typeof orgAuditWorkflow>(workflowIdForOrg(options.orgId));
+  /** With the client's default request budget, which the scenarios that measure pacing set for themselves. */
+  startCollecting(options: Partial<StartOrgOptions> & { orgId: string }) {
+    return startHarnessOrg(this.client, TASK_QUEUE, options);
   }
 
   /** Stops the org's workflow after its page in flight; one that does not stop in time is terminated. */
@@ -174,21 +165,21 @@ export class Bench {
     await victim!.exited;
   }
 
+  /** `npm run worker` as a process of its own; resolves once it polls its task queue. */
   async startWorker(): Promise<void> {
-    const worker = startWorkerProcess({
+    const worker = startEntryPoint('worker/main.ts', [], {
+      ...WORKER_ENV,
       TEMPORAL_ADDRESS: this.address,
       AUDIT_TASK_QUEUE: TASK_QUEUE,
       ATLASSIAN_API_BASE_URL: this.atlassian.url,
       DD_LOGS_INTAKE_URL: this.datadog.url,
-      ATLASSIAN_API_KEY: KEYS.atlassian,
-      DD_API_KEY: KEYS.datadog,
       AUDIT_WORKFLOW_BUNDLE: this.bundlePath,
       AUDIT_METRICS_ADDRESS: 'off',
       AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
     });
     this.workers.push(worker);
     this.startedWorkers.push(worker);
-    await worker.ready;
+    await worker.waitForOutput(/Worker polling task queue/, WORKER_READY_TIMEOUT_MS);
   }
 
   /** Workers that exited on their own (a lost server connection, say), restarted; returns how many. */
@@ -207,7 +198,7 @@ export class Bench {
   }
 
   async startTemporal(): Promise<void> {
-    this.server = await startTemporalDevServer(this.cli, this.serverOptions);
+    this.server = await startDevServer(this.serverOptions);
   }
 
   /**
@@ -216,12 +207,7 @@ export class Bench {
    */
   async close(keepData = false): Promise<void> {
     clearInterval(this.watchTimer);
-    await Promise.all(
-      this.workers.map(async (worker) => {
-        worker.child.kill('SIGTERM');
-        await worker.exited;
-      })
-    );
+    await Promise.all(this.workers.map((worker) => stopChild(worker.child, WORKER_STOP_GRACE_MS)));
     await this.connection.close();
     await Promise.allSettled([this.atlassian.close(), this.datadog.close(), this.server?.stop()]);
     if (keepData) {
@@ -244,49 +230,15 @@ export class Bench {
       const received = this.datadog.received;
       const now = Date.now();
       for (; seen < received.length; seen++) {
-        const atlassian = (received[seen] as { atlassian?: { org_id?: string; event_id?: string } }).atlassian;
-        if (!atlassian?.org_id || !atlassian.event_id) continue;
-        const org = this.deliveriesFor(atlassian.org_id);
-        org.all.push({ at: now, eventId: atlassian.event_id });
-        org.distinct.add(atlassian.event_id);
+        const delivery = deliveryOf(received[seen]!);
+        if (!delivery) continue;
+        const org = this.deliveriesFor(delivery.orgId);
+        org.all.push({ at: now, eventId: delivery.eventId });
+        org.distinct.add(delivery.eventId);
       }
     }, 25);
   }
 }
-
-interface WorkerProcess {
-  child: ChildProcess;
-  /** Resolves once the worker polls its task queue; rejects if it exits first. */
-  ready: Promise<void>;
-  exited: Promise<void>;
-  output(): string;
-}
-
-/**
- * `npm run worker` as one process: node with tsx as its loader. Not the tsx command, which runs the worker in a
- * child process of its own: a SIGKILL would then kill the wrapper and leave the worker running.
- */
-function startWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/main.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Worker polling task queue/.test(output)) resolve();
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    void exited.then(() => reject(new Error(`the worker exited before polling:\n${output}`)));
-  });
-  return { child, ready, exited, output: () => output };
-}
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
 /**
  * Waits until `check()` holds; false when the org delivered no new event for `STALL_TIMEOUT_MS` meanwhile.

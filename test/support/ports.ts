@@ -1,10 +1,2 @@
-import { createServer } from 'node:net';
-
-/** A loopback port that nothing listens on right now, for a server that takes no "any free port" value. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** Tests take ports from the harness (dev/harness/ports.ts), which the benchmarks, the reliability run and the demo share. */
+export { freePort, isPortFree } from '../../dev/harness/ports';

@@ -1,25 +1,18 @@
 /**
- * Starts one Temporal dev server (the real server, SQLite in memory) for every workflow test file, through
- * @temporalio/testing with the locally built CLI: the SDK's own download cannot be reached from CI machines.
+ * Starts one Temporal dev server (the real server, SQLite in memory) for every workflow test file, through the
+ * harness's launcher (dev/harness/dev-server.ts) with the locally built CLI: the SDK's own download cannot be
+ * reached from CI machines.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectSearchAttributes } from '../../shared/search-attributes';
+import { TEMPORAL_ADDRESS_VARIABLE } from '../../dev/harness/audit-harness';
+import { startDevServer, type RunningDevServer } from '../../dev/harness/dev-server';
 
-export const TEMPORAL_ADDRESS_VARIABLE = 'AUDIT_TEST_TEMPORAL_ADDRESS';
+export { TEMPORAL_ADDRESS_VARIABLE };
+
+/** Jest hands the global teardown nothing but globals; the server waits there for it. */
+export type SharedServerGlobal = { __auditTestServer?: RunningDevServer };
 
 export default async function setup(): Promise<void> {
-  const cli = execFileSync('bash', [join(__dirname, '../../dev/temporal-cli.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli },
-      searchAttributes: [...projectSearchAttributes],
-    },
-  });
-  (globalThis as { __temporalTestEnv?: TestWorkflowEnvironment }).__temporalTestEnv = env;
-  process.env[TEMPORAL_ADDRESS_VARIABLE] = env.address;
+  const server = await startDevServer({ store: 'memory' });
+  (globalThis as SharedServerGlobal).__auditTestServer = server;
+  process.env[TEMPORAL_ADDRESS_VARIABLE] = server.address;
 }

@@ -1,5 +1,5 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SharedServerGlobal } from './temporal-global-setup';
 
 export default async function teardown(): Promise<void> {
-  await (globalThis as { __temporalTestEnv?: TestWorkflowEnvironment }).__temporalTestEnv?.teardown();
+  await (globalThis as SharedServerGlobal).__auditTestServer?.stop();
 }
