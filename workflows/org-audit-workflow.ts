@@ -39,7 +39,7 @@ const HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW = 2_000_000;
 export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditResult> {
   const org = new OrgAudit(input, Date.now());
   const { config, state } = org;
-  let publishedPhase = wf.workflowInfo().typedSearchAttributes.get(phaseSearchAttribute) as AuditPhase | undefined;
+  const publish = phasePublisher(org);
 
   wf.setHandler(messages.pauseSignal, (raw) => org.pause(raw, Date.now()));
   wf.setHandler(messages.resumeSignal, () => org.resume());
@@ -54,66 +54,18 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
   wf.setHandler(messages.statusQuery, () => org.status(Date.now()));
   wf.setHandler(messages.positionQuery, () => org.position());
 
-  function publish(): void {
-    const phase = org.phase(Date.now());
-    if (phase !== publishedPhase) {
-      // Each upsert is a history event: only when the phase really changes.
-      wf.upsertSearchAttributes([
-        { key: orgIdSearchAttribute, value: config.orgId },
-        { key: phaseSearchAttribute, value: phase },
-      ]);
-      publishedPhase = phase;
-    }
-    wf.setCurrentDetails(renderCurrentDetails(config, state, phase, Date.now()));
-    recordPhaseAndLag(config.orgId, phase, tailLagMs(state.tail, Date.now()));
-  }
-
-  /** Awaits an activity; one that runs past the stall threshold (an outage its retries wait out) shows as stalled. */
-  async function watched<T>(activity: Promise<T>, what: string): Promise<T> {
-    let settled = false;
-    activity.then(() => (settled = true), () => (settled = true));
-    if (!(await wf.condition(() => settled, config.stallAfterMs, { summary: `stall watch: ${what}` }))) {
-      org.stall(`${what} has not finished after ${Math.round(config.stallAfterMs / 1000)} s (its retries are waiting out a fault)`, Date.now());
-      publish();
-    }
-    return activity;
-  }
-
-  async function deliver(job: Job): Promise<void> {
-    const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
-    const outcome = await pollEventsPage.executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
-    const recoveriesBefore = state.stats.cursorRecoveries;
-    const fresh = org.afterPoll(job, outcome, Date.now());
-    if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
-    let shipped = null;
-    if (fresh.length > 0) {
-      const logs = await mapEvents.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
-        { orgId: config.orgId, origin: job.kind, events: fresh, atlassianCredential: state.credentials.atlassian },
-      ]);
-      shipped = await watched(
-        shipLogs.executeWithOptions({ summary: `ship ${logs.length} logs (${label})` }, [{ orgId: config.orgId, credential: state.credentials.datadog, logs }]),
-        `ship ${logs.length} logs (${label})`
-      );
-      if (shipped.deadLettered.length > 0) recordDeadLettered(config.orgId, shipped.deadLettered.length);
-    }
-    org.afterShip(job, outcome, fresh, shipped, Date.now());
-    recordPagesDelivered(config.orgId, job.kind, outcome.pages, fresh.length);
-    if (outcome.rateLimitedForMs !== undefined) recordRateLimited(config.orgId);
-    if (state.stats.cursorRecoveries > recoveriesBefore) recordCursorRecovery(config.orgId);
-  }
-
+  // Messages grow the history of a waiting run too: every wait also ends when it should continue as new.
+  const canContinue = () => shouldContinueAsNew(config.continueAsNewAfterHistoryLength);
   for (;;) {
     publish();
     const step = org.nextStep(Date.now());
     if (step.kind === 'stop') break;
-    if (shouldContinueAsNew(config.continueAsNewAfterHistoryLength)) {
+    if (canContinue()) {
       await wf.condition(wf.allHandlersFinished);
       // A stop that arrived meanwhile is not carried by the new run's input: honour it here.
       if (org.stopReason !== null) break;
       return wf.continueAsNew<typeof orgAuditWorkflow>({ ...org.position(), state: { ...state, run: state.run + 1 } });
     }
-    // Messages grow the history of a waiting run too: every wait also ends when it should continue as new.
-    const canContinue = () => shouldContinueAsNew(config.continueAsNewAfterHistoryLength);
     if (step.kind === 'paused') {
       await wf.condition(() => state.paused === null || org.stopReason !== null || canContinue());
     } else if (step.kind === 'awaitCredentials') {
@@ -121,19 +73,75 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     } else if (step.kind === 'wait') {
       if (step.ms > 0) await wf.condition(() => org.interrupted() || canContinue(), step.ms, { summary: step.summary });
     } else {
-      const job = step.kind === 'poll' ? step.job : 'resend';
       try {
-        if (step.kind === 'poll') await deliver(step.job);
+        if (step.kind === 'poll') await deliver(org, step.job, publish);
         else org.afterResend(await resendDeadLetters({ orgId: config.orgId, credential: state.credentials.datadog, eventIds: step.eventIds }), Date.now());
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        org.afterFailure(job, failureInfo(err), Date.now());
+        org.afterFailure(step.kind === 'poll' ? step.job : 'resend', failureInfo(err), Date.now());
         wf.log.warn('Activity failed in a way its retries do not fix', { orgId: config.orgId, error: failureInfo(err).message });
       }
     }
   }
   publish();
   return org.result();
+}
+
+/** Poll, map and ship one job's next pages; the stream's position moves only once Datadog has accepted them. */
+async function deliver(org: OrgAudit, job: Job, publish: () => void): Promise<void> {
+  const { config, state } = org;
+  const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
+  const outcome = await pollEventsPage.executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
+  const recoveriesBefore = state.stats.cursorRecoveries;
+  const fresh = org.afterPoll(job, outcome, Date.now());
+  if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
+  let shipped = null;
+  if (fresh.length > 0) {
+    const logs = await mapEvents.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
+      { orgId: config.orgId, origin: job.kind, events: fresh, atlassianCredential: state.credentials.atlassian },
+    ]);
+    const what = `ship ${logs.length} logs (${label})`;
+    const ship = shipLogs.executeWithOptions({ summary: what }, [{ orgId: config.orgId, credential: state.credentials.datadog, logs }]);
+    shipped = await stallWatched(org, ship, what, publish);
+    if (shipped.deadLettered.length > 0) recordDeadLettered(config.orgId, shipped.deadLettered.length);
+  }
+  org.afterShip(job, outcome, fresh, shipped, Date.now());
+  recordPagesDelivered(config.orgId, job.kind, outcome.pages, fresh.length);
+  if (outcome.rateLimitedForMs !== undefined) recordRateLimited(config.orgId);
+  if (state.stats.cursorRecoveries > recoveriesBefore) recordCursorRecovery(config.orgId);
+}
+
+/** Awaits an activity; one still running past the stall threshold (an outage its retries wait out) shows as stalled. */
+async function stallWatched<T>(org: OrgAudit, activity: Promise<T>, what: string, publish: () => void): Promise<T> {
+  let settled = false;
+  activity.then(
+    () => (settled = true),
+    () => (settled = true)
+  );
+  const { stallAfterMs } = org.config;
+  if (!(await wf.condition(() => settled, stallAfterMs, { summary: `stall watch: ${what}` }))) {
+    org.stall(`${what} has not finished after ${Math.round(stallAfterMs / 1000)} s (its retries are waiting out a fault)`, Date.now());
+    publish();
+  }
+  return activity;
+}
+
+/** Publishes the org's phase (search attribute, only when it changes), current details and metrics. */
+function phasePublisher(org: OrgAudit): () => void {
+  let published = wf.workflowInfo().typedSearchAttributes.get(phaseSearchAttribute) as AuditPhase | undefined;
+  return () => {
+    const phase = org.phase(Date.now());
+    if (phase !== published) {
+      // Each upsert is a history event: only when the phase really changes.
+      wf.upsertSearchAttributes([
+        { key: orgIdSearchAttribute, value: org.config.orgId },
+        { key: phaseSearchAttribute, value: phase },
+      ]);
+      published = phase;
+    }
+    wf.setCurrentDetails(renderCurrentDetails(org.config, org.state, phase, Date.now()));
+    recordPhaseAndLag(org.config.orgId, phase, tailLagMs(org.state.tail, Date.now()));
+  };
 }
 
 function failureInfo(err: ActivityFailure): ActivityFailureInfo {
