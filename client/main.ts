@@ -29,7 +29,7 @@ import { serveCodec } from './codec-server-command';
 import { connectClient, type ClientContext } from './connect';
 import { registerDatadogCommands } from './datadog-apply-command';
 import { formatOrgList, formatStatus } from './format-status';
-import { OrgNotRunningError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runningOrg, startOrg } from './org-control';
+import { OrgNotRunningError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runEnding, runningOrg, startOrg } from './org-control';
 
 const org = () => new Option('--org <id>', 'Atlassian organization ID');
 
@@ -96,7 +96,8 @@ export function buildProgram(): Command {
         })
       );
       if (!result.started) console.log(`${result.workflowId} is already running; left as it is`);
-      else if (result.resumedFrom) console.log(`${result.workflowId} started, resuming from where its last run (${result.resumedFrom.toLowerCase()}) left off`);
+      else if (result.resumedFrom === 'COMPLETED') console.log(`${result.workflowId} started, resuming from where its last run stopped`);
+      else if (result.resumedFrom) console.log(`${result.workflowId} started, resuming from where its last run (${runEnding(result.resumedFrom)}) left off`);
       else console.log(`${result.workflowId} started`);
     });
 

@@ -66,7 +66,7 @@ export class UnrecoverablePositionError extends Error {
     cause: string
   ) {
     super(
-      `the last run of organization ${orgId} ended ${lastStatus.toLowerCase()} and its position could not be read (${cause}); ` +
+      `the last run of organization ${orgId} ended ${runEnding(lastStatus)} and its position could not be read (${cause}); ` +
         `is a worker running? To start afresh anyway, give --since with the event time to deliver from`
     );
   }
@@ -132,6 +132,11 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
     staticSummary: `Atlassian org ${options.orgId} audit log → Datadog`,
   });
   return { workflowId, started: true, resumedFrom: lastPosition ? previous?.status.name : undefined };
+}
+
+/** How a run's end reads in a sentence: `stopped` for a run that completed after `stop`. */
+export function runEnding(status: string): string {
+  return status === 'COMPLETED' ? 'stopped' : status.toLowerCase().replace('_', ' ');
 }
 
 /** The config and state the last run ended with. */

@@ -3,7 +3,7 @@
  * commands that work against this very run). No key value ever appears here.
  */
 import path from 'node:path';
-import type { StartOrgResult } from '../../client/org-control';
+import { runEnding, type StartOrgResult } from '../../client/org-control';
 
 export interface BannerFacts {
   orgId: string;
@@ -62,7 +62,7 @@ export function renderBanner(facts: BannerFacts): string {
 
 function workflowState(workflow: StartOrgResult): string {
   if (!workflow.started) return 'already running, resumed from its cursor';
-  return workflow.resumedFrom ? `started again where its last run (${workflow.resumedFrom.toLowerCase()}) left off` : 'started';
+  return workflow.resumedFrom ? `started again where its last run (${runEnding(workflow.resumedFrom)}) left off` : 'started';
 }
 
 /** A day of event time ending two days ago, whole hours: older than the demo tail's start, within the seed events. */
