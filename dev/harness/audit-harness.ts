@@ -3,10 +3,14 @@
  * Temporal server, the two stand-ins, a task queue of its own, real workers, and the org's start and status.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { DEFAULT_CREDENTIAL_POLICY } from '../../activities/credentials';
 import { createHttpAgent } from '../../activities/http-client';
 import type { StartOrgOptions } from '../../client/org-control';
 import type { AtlassianStandin, AtlassianStandinOptions } from '../standins/atlassian-standin';
@@ -39,8 +43,15 @@ export class AuditHarness {
     readonly env: TestWorkflowEnvironment,
     readonly atlassian: AtlassianStandin,
     readonly datadog: DatadogStandin,
-    readonly dataConverter: DataConverter | undefined
+    readonly dataConverter: DataConverter | undefined,
+    /** The harness's own scratch directory: its workers' dead letters and secrets directory, removed on close. */
+    private readonly scratchDir: string
   ) {}
+
+  /** Where the harness's workers let `file:` references point (their AUDIT_SECRETS_DIR). */
+  get secretsDir(): string {
+    return path.join(this.scratchDir, 'secrets');
+  }
 
   static async create(options: HarnessOptions = {}): Promise<AuditHarness> {
     const address = options.address ?? process.env[TEMPORAL_ADDRESS_VARIABLE];
@@ -50,7 +61,9 @@ export class AuditHarness {
       client: { dataConverter: options.dataConverter },
     });
     const { atlassian, datadog } = await startHarnessStandins(options.atlassian);
-    return new AuditHarness(env, atlassian, datadog, options.dataConverter);
+    const scratchDir = await mkdtemp(path.join(tmpdir(), 'audit-harness-'));
+    await mkdir(path.join(scratchDir, 'secrets'));
+    return new AuditHarness(env, atlassian, datadog, options.dataConverter, scratchDir);
   }
 
   get client(): Client {
@@ -70,7 +83,13 @@ export class AuditHarness {
       namespace: this.env.namespace,
       taskQueue: this.taskQueue,
       dataConverter,
-      activities: { atlassianBaseUrl: this.atlassian.url, datadogIntakeUrl: this.datadog.url, dispatcher: this.dispatcher },
+      activities: {
+        atlassianBaseUrl: this.atlassian.url,
+        datadogIntakeUrl: this.datadog.url,
+        dispatcher: this.dispatcher,
+        deadLetterDir: path.join(this.scratchDir, 'dead-letters'),
+        credentialPolicy: { ...DEFAULT_CREDENTIAL_POLICY, secretsDir: this.secretsDir },
+      },
       shutdownGraceMs: 5_000,
       overrides: workerOverrides,
     });
@@ -99,5 +118,6 @@ export class AuditHarness {
   async close(): Promise<void> {
     await Promise.allSettled([this.atlassian.close(), this.datadog.close(), this.dispatcher.close()]);
     await this.env.teardown();
+    await rm(this.scratchDir, { recursive: true, force: true });
   }
 }

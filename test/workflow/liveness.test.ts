@@ -5,6 +5,8 @@
  * that the org either progresses or reports why within a bounded time, that another org on the same worker keeps
  * delivering meanwhile, and that no event is lost.
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { startOrg } from '../../client/org-control';
 import { usersContext } from '../../dev/standins/atlassian-standin';
@@ -230,4 +232,29 @@ test('during a Datadog outage the org shows as stalled, with the reason, and cat
   expectEachOnce(orgId, added.map((e) => e.id));
   await waitForStatus(orgId, (s) => s.phase !== AuditPhase.Stalled && s.stalled === null);
   await stop(orgId);
+});
+
+test('credential references that would block or cross services hold only their own org, with the reason', async () => {
+  // More named pipes than Node's thread pool has threads: a blocking read would stall every org on the worker.
+  const pipes = Array.from({ length: 5 }, (_, i) => path.join(harness.secretsDir, `pipe-${i}`));
+  for (const pipe of pipes) execFileSync('mkfifo', [pipe]);
+  const held = pipes.map(() => harness.newOrg());
+  await Promise.all(held.map((orgId, i) => harness.startOrg({ orgId, atlassianKey: `file:${pipes[i]}` })));
+  const refusedKeys = () => harness.datadog.requests.filter((r) => r.status === 401 || r.status === 403).length;
+  const refusedBefore = refusedKeys();
+  const crossed = harness.newOrg();
+  addRecent(crossed, 3);
+  await harness.startOrg({ orgId: crossed, datadogKey: 'env:ATLASSIAN_API_KEY' });
+
+  for (const [i, orgId] of held.entries()) {
+    await waitForStatus(orgId, (s) => s.phase === AuditPhase.AwaitingCredentials && s.awaitingCredentials?.owner === 'atlassian');
+    expect((await harness.status(orgId)).awaitingCredentials?.message).toContain(`file:${pipes[i]}`);
+  }
+  await waitForStatus(crossed, (s) => s.phase === AuditPhase.AwaitingCredentials && s.awaitingCredentials?.owner === 'datadog');
+  expect((await harness.status(crossed)).awaitingCredentials?.message).toMatch(/env:ATLASSIAN_API_KEY is not allowed for datadog/);
+  expect(harness.deliveredIds(crossed)).toEqual([]);
+  // The Atlassian key never reached the intake: the stand-in would have refused it with 403.
+  expect(refusedKeys()).toBe(refusedBefore);
+  await bystanderKeepsDelivering();
+  await Promise.all([...held, crossed].map(stop));
 });
