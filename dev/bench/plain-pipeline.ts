@@ -19,7 +19,7 @@ export interface PlainPipelineRun {
   pages: PlainPageTiming[];
 }
 
-/** Walks the org's stream from `since` until a page comes back short, as the workflow's tail does. */
+/** Walks the org's stream from `since` to its end (an empty page), as the workflow's tail does. */
 export async function runPlainPipeline(
   dependencies: ActivityDependencies,
   options: { orgId: string; since: number; pageSize: number }
@@ -33,6 +33,7 @@ export async function runPlainPipeline(
   const datadogCredential = { ref: DEFAULT_DATADOG_CREDENTIAL, version: 1 };
   const pages: PlainPageTiming[] = [];
   let cursor: string | null = null;
+  let limit = options.pageSize;
   let events = 0;
   for (;;) {
     const started = performance.now();
@@ -41,7 +42,7 @@ export async function runPlainPipeline(
       credential: atlassianCredential,
       cursor,
       from: options.since,
-      limit: options.pageSize,
+      limit,
     });
     if (outcome.kind === 'rateLimited') throw new Error('the plain pipeline runs against an unlimited stand-in');
     const polled = performance.now();
@@ -56,6 +57,7 @@ export async function runPlainPipeline(
     pages.push({ pollMs: polled - started, mapMs: mapped - polled, shipMs: performance.now() - mapped });
     events += outcome.events.length;
     cursor = outcome.nextCursor ?? cursor;
-    if (outcome.events.length < options.pageSize) return { events, pages };
+    limit = outcome.pageLimit;
+    if (outcome.reachedEnd) return { events, pages };
   }
 }
