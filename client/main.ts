@@ -2,7 +2,7 @@
  * `atlassian-audit`: the operator's command line. Every flag is validated before Temporal is contacted; bad input
  * gets one line naming the problem and exit code 2, a failure at run time exit code 1.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type SignalDefinition } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import {
@@ -40,6 +40,11 @@ async function withClient<T>(work: (context: ClientContext) => Promise<T>): Prom
   } finally {
     await context.close();
   }
+}
+
+/** Sends one signal to a running org's workflow. */
+function signalOrg<Args extends unknown[]>(orgId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
+  return withClient(async ({ client }) => (await runningOrg(client, orgId)).signal(signal, ...args));
 }
 
 function asUsageError<T>(work: () => T): T {
@@ -108,7 +113,7 @@ export function buildProgram(): Command {
     .option('--reason <text>', 'shown in status and in the Temporal UI')
     .action(async (raw) => {
       const options = parseOptions(z.object({ org: orgIdSchema, reason: z.string().max(500).optional() }), raw);
-      await withClient(async ({ client }) => (await runningOrg(client, options.org)).signal(pauseSignal, { reason: options.reason }));
+      await signalOrg(options.org, pauseSignal, { reason: options.reason });
       console.log(`pause requested for ${options.org}`);
     });
 
@@ -118,7 +123,7 @@ export function buildProgram(): Command {
     .addOption(org())
     .action(async (raw) => {
       const options = parseOptions(z.object({ org: orgIdSchema }), raw);
-      await withClient(async ({ client }) => (await runningOrg(client, options.org)).signal(resumeSignal));
+      await signalOrg(options.org, resumeSignal);
       console.log(`resume requested for ${options.org}`);
     });
 
@@ -163,12 +168,7 @@ export function buildProgram(): Command {
         }),
         raw
       );
-      await withClient(async ({ client }) =>
-        (await runningOrg(client, options.org)).signal(rotateCredentialsSignal, {
-          atlassian: options.atlassianKey,
-          datadog: options.datadogKey,
-        })
-      );
+      await signalOrg(options.org, rotateCredentialsSignal, { atlassian: options.atlassianKey, datadog: options.datadogKey });
       console.log(`credential rotation sent to ${options.org}`);
     });
 
@@ -180,7 +180,7 @@ export function buildProgram(): Command {
     .action(async (raw) => {
       const options = parseOptions(z.object({ org: orgIdSchema, from: instantSchema('--from') }), raw);
       if (options.from > Date.now()) throw new UsageError('--from is in the future');
-      await withClient(async ({ client }) => (await runningOrg(client, options.org)).signal(seekSignal, { from: iso(options.from) }));
+      await signalOrg(options.org, seekSignal, { from: iso(options.from) });
       console.log(`seek to ${iso(options.from)} sent to ${options.org}`);
     });
 
@@ -191,9 +191,7 @@ export function buildProgram(): Command {
     .option('--event <id...>', 'Atlassian event IDs to re-send (default: all of the org)')
     .action(async (raw) => {
       const options = parseOptions(z.object({ org: orgIdSchema, event: z.array(z.string().min(1).max(200)).max(1000).optional() }), raw);
-      await withClient(async ({ client }) =>
-        (await runningOrg(client, options.org)).signal(resendDeadLettersSignal, options.event ? { eventIds: options.event } : {})
-      );
+      await signalOrg(options.org, resendDeadLettersSignal, options.event ? { eventIds: options.event } : {});
       console.log(`resend of ${options.event ? `${options.event.length} dead letters` : 'all dead letters'} requested for ${options.org}`);
     });
 
@@ -224,7 +222,7 @@ export function buildProgram(): Command {
     .addOption(org())
     .action(async (raw) => {
       const options = parseOptions(z.object({ org: orgIdSchema }), raw);
-      await withClient(async ({ client }) => (await runningOrg(client, options.org)).signal(stopSignal, {}));
+      await signalOrg(options.org, stopSignal, {});
       console.log(`stop requested for ${options.org}`);
     });
 
