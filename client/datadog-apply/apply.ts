@@ -15,7 +15,7 @@ export interface ApplyDatadogDefinitionsOptions {
   /** Where to send requests, and the keys. */
   readonly api: DatadogApiConfig;
   /**
-   * Folder holding pipeline.json, rules/*.json and dashboard.json.
+   * Folder holding pipeline.json, rules/*.json, monitors/*.json and dashboard.json.
    * @default the project's datadog/ folder
    */
   readonly definitionsDir?: string;
@@ -84,6 +84,8 @@ function create(api: DatadogConfigApi, definition: LocalDefinition): Promise<Sto
       return api.createPipeline(definition.body);
     case 'rule':
       return api.createRule(definition.body);
+    case 'monitor':
+      return api.createMonitor(definition.body);
     case 'dashboard':
       return api.createDashboard(definition.body);
   }
@@ -95,6 +97,8 @@ function update(api: DatadogConfigApi, definition: LocalDefinition, id: string):
       return api.updatePipeline(id, definition.body);
     case 'rule':
       return api.updateRule(id, definition.body);
+    case 'monitor':
+      return api.updateMonitor(id, definition.body);
     case 'dashboard':
       return api.updateDashboard(id, definition.body);
   }

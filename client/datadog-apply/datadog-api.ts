@@ -1,6 +1,7 @@
 /**
- * A small undici client for the three Datadog configuration APIs apply uses: log pipelines (v1), Cloud SIEM detection
- * rules (v2) and dashboards (v1), authenticated with DD-API-KEY and DD-APPLICATION-KEY (reference/datadog-logs.md §4).
+ * A small undici client for the four Datadog configuration APIs apply uses: log pipelines (v1), Cloud SIEM detection
+ * rules (v2), monitors (v1) and dashboards (v1), authenticated with DD-API-KEY and DD-APPLICATION-KEY
+ * (reference/datadog-logs.md §4; monitors: docs.datadoghq.com/api/latest/monitors).
  * It returns the objects as Datadog stores them; deciding what they mean is the plan's job.
  *
  * No retries: apply is idempotent, so after a failure the operator runs it again and it picks up where it stopped.
@@ -23,28 +24,33 @@ export interface DatadogConfigApiOptions extends DatadogApiConfig {
    */
   requestTimeoutMs?: number;
   /**
-   * Detection rules asked per page. An account lists hundreds of Datadog's default rules beside its own.
+   * Detection rules, and monitors, asked per page. An account lists hundreds of Datadog's default rules beside its
+   * own, and may hold thousands of monitors.
    * @default 100
    */
-  rulesPageSize?: number;
+  listPageSize?: number;
 }
 
 /** An object as Datadog stores it: at least an id, plus whatever fields it returned. */
 export type StoredObject = JsonObject & { readonly id: string };
 
-const storedObjectSchema = z.looseObject({ id: z.string().min(1) });
+// Monitor ids are integers, every other id a string: all are carried as strings, which is how they go into paths.
+const storedObjectSchema = z.looseObject({
+  id: z.union([z.string().min(1), z.number().int().nonnegative().transform(String)]),
+});
 const pipelineListSchema = z.array(storedObjectSchema);
 const rulePageSchema = z.object({
   data: z.array(storedObjectSchema),
   meta: z.looseObject({ page: z.looseObject({ total_count: z.number().int().nonnegative() }).optional() }).optional(),
 });
+const monitorListSchema = z.array(storedObjectSchema);
 const dashboardListSchema = z.object({ dashboards: z.array(storedObjectSchema) });
 /** v1 APIs answer `{errors: ["…"]}`, v2 APIs `{errors: [{title, detail}]}`. */
 const errorBodySchema = z.object({
   errors: z.array(z.union([z.string(), z.looseObject({ title: z.string().optional(), detail: z.string().optional() })])),
 });
 
-/** One of the three APIs, with the application key permissions it needs (named when Datadog refuses a request). */
+/** One of the four APIs, with the application key permissions it needs (named when Datadog refuses a request). */
 interface ConfigApi {
   readonly path: string;
   readonly permissions: readonly string[];
@@ -54,18 +60,25 @@ const RULES: ConfigApi = {
   path: '/api/v2/security_monitoring/rules',
   permissions: ['security_monitoring_rules_read', 'security_monitoring_rules_write'],
 };
+const MONITORS: ConfigApi = { path: '/api/v1/monitor', permissions: ['monitors_read', 'monitors_write'] };
 const DASHBOARDS: ConfigApi = { path: '/api/v1/dashboard', permissions: ['dashboards_read', 'dashboards_write'] };
 
 /** Everything apply needs of the application key, as Datadog names the permissions. */
-export const REQUIRED_APPLICATION_KEY_PERMISSIONS: readonly string[] = [PIPELINES, RULES, DASHBOARDS].flatMap(
+export const REQUIRED_APPLICATION_KEY_PERMISSIONS: readonly string[] = [PIPELINES, RULES, MONITORS, DASHBOARDS].flatMap(
   (api) => api.permissions
 );
+
+/** One page of a paged list, and the total when the API gives one. */
+interface ListPage {
+  readonly objects: StoredObject[];
+  readonly total?: number;
+}
 
 export class DatadogConfigApi {
   private readonly agent: Agent;
   private readonly baseUrl: string;
   private readonly displayedBaseUrl: string;
-  private readonly rulesPageSize: number;
+  private readonly listPageSize: number;
   private readonly headers: Record<string, string>;
   private readonly secrets: readonly string[];
 
@@ -74,7 +87,7 @@ export class DatadogConfigApi {
     this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout } });
     this.baseUrl = options.baseUrl;
     this.displayedBaseUrl = displayableBaseUrl(options.baseUrl);
-    this.rulesPageSize = options.rulesPageSize ?? 100;
+    this.listPageSize = options.listPageSize ?? 100;
     this.headers = {
       accept: 'application/json',
       'dd-api-key': options.apiKey,
@@ -96,16 +109,13 @@ export class DatadogConfigApi {
     return this.send('PUT', PIPELINES, `/${encodeURIComponent(id)}`, storedObjectSchema, body);
   }
 
-  /** Every rule of the account, Datadog's default rules included, one page after another. */
+  /** Every rule of the account, Datadog's default rules included. */
   async listRules(): Promise<StoredObject[]> {
-    const rules: StoredObject[] = [];
-    for (let pageNumber = 0; ; pageNumber++) {
-      const query = new URLSearchParams({ 'page[size]': String(this.rulesPageSize), 'page[number]': String(pageNumber) });
+    return this.listAllPages(async (pageNumber) => {
+      const query = new URLSearchParams({ 'page[size]': String(this.listPageSize), 'page[number]': String(pageNumber) });
       const page = await this.send('GET', RULES, `?${query}`, rulePageSchema);
-      rules.push(...page.data);
-      const total = page.meta?.page?.total_count;
-      if (page.data.length < this.rulesPageSize || (total !== undefined && rules.length >= total)) return rules;
-    }
+      return { objects: page.data, total: page.meta?.page?.total_count };
+    });
   }
 
   async createRule(body: JsonObject): Promise<StoredObject> {
@@ -116,6 +126,24 @@ export class DatadogConfigApi {
   async updateRule(id: string, body: JsonObject): Promise<StoredObject> {
     const { type: _unchangeableType, ...updatable } = body;
     return this.send('PUT', RULES, `/${encodeURIComponent(id)}`, storedObjectSchema, updatable);
+  }
+
+  /** Every monitor of the account, whole (query, message, options, tags). */
+  async listMonitors(): Promise<StoredObject[]> {
+    return this.listAllPages(async (pageNumber) => {
+      // Without `page` Datadog answers every monitor at once, however many: paged, each answer stays small.
+      const query = new URLSearchParams({ page: String(pageNumber), page_size: String(this.listPageSize) });
+      return { objects: await this.send('GET', MONITORS, `?${query}`, monitorListSchema) };
+    });
+  }
+
+  async createMonitor(body: JsonObject): Promise<StoredObject> {
+    return this.send('POST', MONITORS, '', storedObjectSchema, body);
+  }
+
+  /** Sets the fields given. */
+  async updateMonitor(id: string, body: JsonObject): Promise<StoredObject> {
+    return this.send('PUT', MONITORS, `/${encodeURIComponent(id)}`, storedObjectSchema, body);
   }
 
   /** Summaries (id, title, description, …) without widgets; getDashboard has the rest. */
@@ -138,6 +166,18 @@ export class DatadogConfigApi {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  /** Pages from 0 on, until one comes back short or the total the API gave is reached. */
+  private async listAllPages(readPage: (pageNumber: number) => Promise<ListPage>): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
+    for (let pageNumber = 0; ; pageNumber++) {
+      const page = await readPage(pageNumber);
+      objects.push(...page.objects);
+      if (page.objects.length < this.listPageSize || (page.total !== undefined && objects.length >= page.total)) {
+        return objects;
+      }
+    }
   }
 
   /** `suffix` follows the API's path: `/<id>`, `?<query>` or nothing. */

@@ -1,9 +1,10 @@
-/** The three kinds of Datadog object apply manages, and how the operator reads them in a plan. */
-export type DefinitionKind = 'pipeline' | 'rule' | 'dashboard';
+/** The kinds of Datadog object apply manages, and how the operator reads them in a plan. */
+export type DefinitionKind = 'pipeline' | 'rule' | 'monitor' | 'dashboard';
 
 export const DEFINITION_KIND_LABELS: Readonly<Record<DefinitionKind, string>> = {
   pipeline: 'log pipeline',
   rule: 'detection rule',
+  monitor: 'monitor',
   dashboard: 'dashboard',
 };
 

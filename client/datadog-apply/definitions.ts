@@ -1,13 +1,14 @@
 /**
  * The desired state: the project's Datadog definitions read from a definitions folder (pipeline.json, rules/*.json,
- * dashboard.json), checked just enough for apply to rely on them, and marked as ours. Their full shape is checked by
- * test/unit/datadog-definitions.test.ts; the check here is for the operator who edited a file by hand, so that a
- * broken file is refused with its name before anything is sent to Datadog.
+ * monitors/*.json, dashboard.json), checked just enough for apply to rely on them, and marked as ours. Their full
+ * shape is checked by test/unit/datadog-definitions.test.ts and test/unit/datadog-monitors.test.ts; the check here is
+ * for the operator who edited a file by hand, so that a broken file is refused with its name before anything is sent
+ * to Datadog.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { DefinitionKind, JsonObject } from './definition-kind';
+import { DEFINITION_KIND_LABELS, type DefinitionKind, type JsonObject } from './definition-kind';
 import { withOwnershipMarker } from './ownership';
 
 /** The datadog/ folder at the project root. */
@@ -15,7 +16,7 @@ export const PROJECT_DEFINITIONS_DIR = path.resolve(__dirname, '..', '..', 'data
 
 export interface LocalDefinition {
   readonly kind: DefinitionKind;
-  /** The pipeline's or rule's `name`, the dashboard's `title`: how the object is found again in the account. */
+  /** The `name` (a dashboard's `title`): how the object is found again in the account. */
   readonly name: string;
   /** The file it came from, relative to the definitions folder. */
   readonly file: string;
@@ -46,6 +47,15 @@ const ruleSchema = z.looseObject({
   tags: z.array(z.string()).optional(),
 }).transform((body) => ({ name: body.name, body }));
 
+const monitorSchema = z.looseObject({
+  name: z.string().min(1),
+  type: z.string(),
+  query: z.string().min(1),
+  message: z.string(),
+  options: z.looseObject({}).optional(),
+  tags: z.array(z.string()).optional(),
+}).transform((body) => ({ name: body.name, body }));
+
 const dashboardSchema = z.looseObject({
   title: z.string().min(1),
   description: z.string().optional(),
@@ -57,32 +67,41 @@ const dashboardSchema = z.looseObject({
 const SCHEMAS: Readonly<Record<DefinitionKind, z.ZodType<{ name: string; body: JsonObject }>>> = {
   pipeline: pipelineSchema,
   rule: ruleSchema,
+  monitor: monitorSchema,
   dashboard: dashboardSchema,
 };
 
-/** Pipeline first, then the rules in file-name order, then the dashboard: the order of the plan and of the writes. */
+/** The kinds kept one file per object in a folder of their own. */
+const FOLDER_OF: Readonly<Record<'rule' | 'monitor', string>> = { rule: 'rules', monitor: 'monitors' };
+
+/**
+ * Pipeline first, then the rules and the monitors, each in file-name order, then the dashboard: the order of the plan
+ * and of the writes.
+ */
 export async function loadLocalDefinitions(definitionsDir: string): Promise<LocalDefinition[]> {
-  const ruleFiles = await listRuleFiles(definitionsDir);
   const definitions = [
     await loadDefinition(definitionsDir, 'pipeline', 'pipeline.json'),
-    ...(await Promise.all(ruleFiles.map((file) => loadDefinition(definitionsDir, 'rule', file)))),
+    ...(await loadFolder(definitionsDir, 'rule')),
+    ...(await loadFolder(definitionsDir, 'monitor')),
     await loadDefinition(definitionsDir, 'dashboard', 'dashboard.json'),
   ];
-  assertDistinctRuleNames(definitions);
+  assertDistinctNames(definitions);
   return definitions;
 }
 
-async function listRuleFiles(definitionsDir: string): Promise<string[]> {
+async function loadFolder(definitionsDir: string, kind: keyof typeof FOLDER_OF): Promise<LocalDefinition[]> {
+  const folder = FOLDER_OF[kind];
   let entries: string[];
   try {
-    entries = await readdir(path.join(definitionsDir, 'rules'));
+    entries = await readdir(path.join(definitionsDir, folder));
   } catch (error) {
-    throw new InvalidDefinitionError(`cannot list ${path.join(definitionsDir, 'rules')}: ${describeFsError(error)}`);
+    throw new InvalidDefinitionError(`cannot list ${path.join(definitionsDir, folder)}: ${describeFsError(error)}`);
   }
-  return entries
+  const files = entries
     .filter((entry) => entry.endsWith('.json'))
     .sort()
-    .map((entry) => path.join('rules', entry));
+    .map((entry) => path.join(folder, entry));
+  return Promise.all(files.map((file) => loadDefinition(definitionsDir, kind, file)));
 }
 
 async function loadDefinition(definitionsDir: string, kind: DefinitionKind, file: string): Promise<LocalDefinition> {
@@ -108,15 +127,17 @@ async function loadDefinition(definitionsDir: string, kind: DefinitionKind, file
   return { kind, name: parsed.data.name, file, body: withOwnershipMarker(kind, parsed.data.body) };
 }
 
-/** Rules are found again by name, so two files with one name would fight over the same rule. */
-function assertDistinctRuleNames(definitions: readonly LocalDefinition[]): void {
-  const fileByName = new Map<string, string>();
-  for (const definition of definitions.filter((candidate) => candidate.kind === 'rule')) {
-    const earlier = fileByName.get(definition.name);
+/** Objects are found again by kind and name, so two files with one name would fight over the same object. */
+function assertDistinctNames(definitions: readonly LocalDefinition[]): void {
+  const fileByKey = new Map<string, string>();
+  for (const definition of definitions) {
+    const key = `${definition.kind}\n${definition.name}`;
+    const earlier = fileByKey.get(key);
     if (earlier !== undefined) {
-      throw new InvalidDefinitionError(`${earlier} and ${definition.file} both define the rule "${definition.name}"`);
+      const label = DEFINITION_KIND_LABELS[definition.kind];
+      throw new InvalidDefinitionError(`${earlier} and ${definition.file} both define the ${label} "${definition.name}"`);
     }
-    fileByName.set(definition.name, definition.file);
+    fileByKey.set(key, definition.file);
   }
 }
 

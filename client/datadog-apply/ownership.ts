@@ -2,7 +2,8 @@
  * How apply recognises the Datadog objects it manages. A name alone is not enough: an operator may have imported the
  * same JSON by hand, or written a rule that happens to share a name, and apply must never overwrite what it did not
  * create. So every object it writes also carries a marker: a tag where the API keeps free-form `key:value` tags (log
- * pipelines, detection rules), and a line in the description for dashboards, whose `tags` only accept `team:` values.
+ * pipelines, detection rules, monitors), and a line in the description for dashboards, whose `tags` only accept
+ * `team:` values.
  */
 import type { DefinitionKind, JsonObject } from './definition-kind';
 

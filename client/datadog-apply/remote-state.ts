@@ -1,6 +1,6 @@
 /**
- * What the account holds, in the terms the plan compares: every log pipeline and detection rule (their lists carry
- * full objects), and the dashboards, whose list only has summaries: the full body is fetched only for dashboards
+ * What the account holds, in the terms the plan compares: every log pipeline, detection rule and monitor (their lists
+ * carry full objects), and the dashboards, whose list only has summaries: the full body is fetched only for dashboards
  * titled like one of ours, since only those are ever compared.
  */
 import type { DatadogConfigApi, StoredObject } from './datadog-api';
@@ -28,6 +28,7 @@ export async function readRemoteDefinitions(
   // operator gets does not vary from run to run.
   const pipelines = await api.listPipelines();
   const rules = await api.listRules();
+  const monitors = await api.listMonitors();
   const dashboards: StoredObject[] = [];
   for (const summary of await api.listDashboards()) {
     dashboards.push(ourDashboardTitles.has(String(summary.title)) ? await api.getDashboard(summary.id) : summary);
@@ -35,6 +36,7 @@ export async function readRemoteDefinitions(
   return [
     ...pipelines.map((pipeline) => remoteDefinition('pipeline', pipeline, pipeline.name)),
     ...rules.map((rule) => remoteDefinition('rule', rule, rule.name)),
+    ...monitors.map((monitor) => remoteDefinition('monitor', monitor, monitor.name)),
     ...dashboards.map((dashboard) => remoteDefinition('dashboard', dashboard, dashboard.title)),
   ];
 }

@@ -1,15 +1,16 @@
 /**
- * STAND-IN for the three Datadog configuration APIs `atlassian-audit datadog apply` uses (reference/datadog-logs.md
- * §4): log pipelines (v1), Cloud SIEM detection rules (v2, listed in pages) and dashboards (v1), each behind both
- * DD-API-KEY and DD-APPLICATION-KEY. Like Datadog it adds its own fields to what it stores (ids, authors,
- * timestamps, versions, widget ids, option defaults), so a client that compared whole objects would see a change on
- * every run. Where Datadog's documentation is silent the choice made here is written next to the code as "Choice:".
+ * STAND-IN for the four Datadog configuration APIs `atlassian-audit datadog apply` uses (reference/datadog-logs.md
+ * §4; monitors: docs.datadoghq.com/api/latest/monitors): log pipelines (v1), Cloud SIEM detection rules (v2, listed
+ * in pages), monitors (v1, listed in pages, integer ids) and dashboards (v1), each behind both DD-API-KEY and
+ * DD-APPLICATION-KEY. Like Datadog it adds its own fields to what it stores (ids, authors, timestamps, versions,
+ * widget ids, option defaults), so a client that compared whole objects would see a change on every run. Where
+ * Datadog's documentation is silent the choice made here is written next to the code as "Choice:".
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { jsonReply, listenStandin, type HttpOutcome, type StandinHttpRequest, type StandinHttpServer } from './standin-http-server';
 
-export type DatadogConfigObjectKind = 'pipeline' | 'rule' | 'dashboard';
+export type DatadogConfigObjectKind = 'pipeline' | 'rule' | 'monitor' | 'dashboard';
 
 type JsonObject = Record<string, unknown>;
 
@@ -40,6 +41,9 @@ export interface DatadogConfigStandinRequest {
 /** Choice: Datadog documents a default page size of 10 for the rule list; the maximum of 100 is assumed. */
 const RULES_DEFAULT_PAGE_SIZE = 10;
 const RULES_MAX_PAGE_SIZE = 100;
+/** Datadog documents 100 monitors per page by default and at most 1000. */
+const MONITORS_DEFAULT_PAGE_SIZE = 100;
+const MONITORS_MAX_PAGE_SIZE = 1000;
 
 const pipelineSchema = z.looseObject({
   name: z.string().min(1),
@@ -64,6 +68,44 @@ const ruleUpdateSchema = z
   .looseObject(z.object(ruleFields).partial().shape)
   .refine((body) => !('type' in body), { message: 'type cannot be updated' });
 
+/**
+ * A metric monitor's query ends with its comparison, `… by {org_id} > 1800`; Datadog refuses a critical threshold
+ * that differs from that number.
+ */
+const QUERY_THRESHOLD = /\s(?:[<>]=?|==)\s*(-?\d+(?:\.\d+)?)$/;
+const METRIC_MONITOR_TYPES = new Set(['metric alert', 'query alert']);
+
+const monitorFields = {
+  name: z.string().min(1),
+  // Choice: the types apply's monitors use; Datadog has many more (log alert, composite, …).
+  type: z.enum(['metric alert', 'query alert', 'service check']),
+  query: z.string().min(1),
+  message: z.string(),
+  tags: z.array(z.string()).optional(),
+  priority: z.number().int().min(1).max(5).nullish(),
+  options: z
+    .looseObject({
+      thresholds: z.looseObject({ critical: z.number().optional(), warning: z.number().nullish() }).optional(),
+    })
+    .optional(),
+};
+// The edit endpoint takes any of the fields; the monitor they make with the stored ones is checked as a whole.
+const monitorEditSchema = z.looseObject(z.object(monitorFields).partial().shape);
+const monitorSchema = z.looseObject(monitorFields).superRefine((monitor, issues) => {
+  if (!METRIC_MONITOR_TYPES.has(monitor.type)) return;
+  const inQuery = QUERY_THRESHOLD.exec(monitor.query)?.[1];
+  const critical = monitor.options?.thresholds?.critical;
+  if (inQuery === undefined) {
+    issues.addIssue({ code: 'custom', path: ['query'], message: "The value provided for parameter 'query' is invalid" });
+  } else if (critical !== undefined && Number(inQuery) !== critical) {
+    issues.addIssue({
+      code: 'custom',
+      path: ['options', 'thresholds', 'critical'],
+      message: `Alert threshold (${critical}) does not match that used in the query (${inQuery})`,
+    });
+  }
+});
+
 const dashboardSchema = z.looseObject({
   title: z.string().min(1),
   description: z.string().nullish(),
@@ -75,6 +117,7 @@ const dashboardSchema = z.looseObject({
 
 const PIPELINES = /^\/api\/v1\/logs\/config\/pipelines(?:\/([^/]+))?$/;
 const RULES = /^\/api\/v2\/security_monitoring\/rules(?:\/([^/]+))?$/;
+const MONITORS = /^\/api\/v1\/monitor(?:\/([^/]+))?$/;
 const DASHBOARDS = /^\/api\/v1\/dashboard(?:\/([^/]+))?$/;
 
 class RequestRefused extends Error {
@@ -94,10 +137,12 @@ export class DatadogConfigStandin {
   private readonly stores: Record<DatadogConfigObjectKind, Map<string, JsonObject>> = {
     pipeline: new Map(),
     rule: new Map(),
+    monitor: new Map(),
     dashboard: new Map(),
   };
   private readonly now: () => number;
   private nextWidgetId = 1_000_000_000;
+  private nextMonitorId = 100_000_001;
 
   private constructor(
     private readonly options: DatadogConfigStandinOptions,
@@ -177,6 +222,11 @@ export class DatadogConfigStandin {
       if (id === undefined && method === 'GET') return jsonReply(200, this.rulePage(request.url.searchParams));
       if (id === undefined && method === 'POST') return jsonReply(200, this.create('rule', parseBody(request, ruleCreateSchema)));
       if (id !== undefined && method === 'PUT') return jsonReply(200, this.updateRule(id, parseBody(request, ruleUpdateSchema)));
+    } else if ((match = MONITORS.exec(pathname))) {
+      const id = match[1];
+      if (id === undefined && method === 'GET') return jsonReply(200, this.monitorPage(request.url.searchParams));
+      if (id === undefined && method === 'POST') return jsonReply(200, this.create('monitor', parseBody(request, monitorSchema)));
+      if (id !== undefined && method === 'PUT') return jsonReply(200, this.updateMonitor(id, parseBody(request, monitorEditSchema)));
     } else if ((match = DASHBOARDS.exec(pathname))) {
       const id = match[1];
       if (id === undefined && method === 'GET') return jsonReply(200, { dashboards: this.dashboardSummaries() });
@@ -213,6 +263,16 @@ export class DatadogConfigStandin {
   private updateRule(id: string, body: JsonObject): JsonObject {
     const previous = this.find('rule', id);
     return this.replace('rule', this.stamp('rule', { ...previous, ...body }, previous));
+  }
+
+  /**
+   * Sets the fields given. Choice: an `options` object sent replaces the stored one (Datadog's defaults are filled in
+   * again), as the edit endpoint's schema describes options as a whole.
+   */
+  private updateMonitor(id: string, body: JsonObject): JsonObject {
+    const previous = this.find('monitor', id);
+    const edited = validated(monitorSchema, { ...previous, ...body });
+    return this.replace('monitor', this.stamp('monitor', edited, previous));
   }
 
   /** Replaces the whole dashboard. */
@@ -259,6 +319,25 @@ export class DatadogConfigStandin {
           queries: asObjects(body.queries).map((query) => ({ correlatedByFields: [], ...query })),
         };
       }
+      case 'monitor': {
+        const options = isObject(body.options) ? body.options : {};
+        return {
+          ...body,
+          id: previous?.id ?? this.nextMonitorId++,
+          org_id: 1,
+          created: previous?.created ?? new Date(now).toISOString(),
+          modified: new Date(now).toISOString(),
+          creator: previous?.creator ?? { email: 'standin@example.com', handle: 'standin@example.com', name: 'Stand-in' },
+          deleted: null,
+          multi: /\bby\s*[({]/.test(String(body.query)),
+          overall_state: previous?.overall_state ?? 'No Data',
+          overall_state_modified: previous?.overall_state_modified ?? null,
+          restricted_roles: null,
+          priority: body.priority ?? null,
+          tags: body.tags ?? [],
+          options: { notify_audit: false, include_tags: true, new_host_delay: 300, notify_no_data: false, silenced: {}, ...options },
+        };
+      }
       case 'dashboard': {
         const id = String(previous?.id ?? randomDashedId());
         return {
@@ -295,6 +374,18 @@ export class DatadogConfigStandin {
     };
   }
 
+  /** Choice: without `page`, every monitor at once, as Datadog documents; with it, pages of `page_size`. */
+  private monitorPage(params: URLSearchParams): JsonObject[] {
+    const monitors = this.objects('monitor');
+    if (!params.has('page')) return monitors;
+    const size = Number(params.get('page_size') ?? MONITORS_DEFAULT_PAGE_SIZE);
+    const number = Number(params.get('page'));
+    if (!Number.isInteger(size) || size < 1 || size > MONITORS_MAX_PAGE_SIZE || !Number.isInteger(number) || number < 0) {
+      throw new RequestRefused(400, `page_size must be 1-${MONITORS_MAX_PAGE_SIZE} and page ≥ 0`);
+    }
+    return monitors.slice(number * size, (number + 1) * size);
+  }
+
   private dashboardSummaries(): JsonObject[] {
     return this.objects('dashboard').map((dashboard) => ({
       id: dashboard.id,
@@ -318,6 +409,11 @@ function parseBody(request: StandinHttpRequest, schema: z.ZodType<JsonObject>): 
   } catch {
     throw new RequestRefused(400, 'body is not JSON');
   }
+  return validated(schema, json);
+}
+
+/** `json` as `schema` reads it, or a 400 naming the first problem. */
+function validated(schema: z.ZodType<JsonObject>, json: unknown): JsonObject {
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -21,14 +21,21 @@ import { DatadogConfigStandin } from '../../dev/standins/datadog-config-standin'
 const API_KEY = 'test-api-key-0123456789abcdef';
 const APP_KEY = 'test-app-key-fedcba9876543210';
 const RULES_PATH = '/api/v2/security_monitoring/rules';
+const MONITORS_PATH = '/api/v1/monitor';
 
 let standin: DatadogConfigStandin;
 let tempDir: string;
+let ruleCount: number;
+let monitorCount: number;
 let definitionCount: number;
 
+const jsonFilesIn = async (folder: string) =>
+  (await readdir(path.join(PROJECT_DEFINITIONS_DIR, folder))).filter((file) => file.endsWith('.json'));
+
 beforeAll(async () => {
-  const ruleFiles = (await readdir(path.join(PROJECT_DEFINITIONS_DIR, 'rules'))).filter((file) => file.endsWith('.json'));
-  definitionCount = 1 + ruleFiles.length + 1;
+  ruleCount = (await jsonFilesIn('rules')).length;
+  monitorCount = (await jsonFilesIn('monitors')).length;
+  definitionCount = 1 + ruleCount + monitorCount + 1;
 });
 
 beforeEach(async () => {
@@ -97,6 +104,7 @@ describe('datadog apply', () => {
     expect(standin.requests.map((request) => `${request.method} ${request.path}`).sort()).toStrictEqual([
       'GET /api/v1/dashboard',
       'GET /api/v1/logs/config/pipelines',
+      `GET ${MONITORS_PATH}`,
       `GET ${RULES_PATH}`,
     ]);
   });
@@ -113,12 +121,22 @@ describe('datadog apply', () => {
     expect(pipeline?.name).toBe('Atlassian Organization Audit Logs (self-hosted collector)');
     expect(pipeline?.tags).toContain(MANAGED_BY_TAG);
     const rules = standin.objects('rule');
-    expect(rules).toHaveLength(definitionCount - 2);
+    expect(rules).toHaveLength(ruleCount);
     expect(rules.every((rule) => (rule.tags as string[]).includes(MANAGED_BY_TAG))).toBe(true);
     // What was sent is the file's content: spot-check one rule field for field.
     const local = JSON.parse(await readFile(path.join(PROJECT_DEFINITIONS_DIR, 'rules', 'atlassian-group-creation-burst.json'), 'utf8'));
     const stored = rules.find((rule) => rule.name === local.name);
     expect(stored).toMatchObject({ queries: local.queries, message: local.message, options: local.options });
+    const monitors = standin.objects('monitor');
+    expect(monitors).toHaveLength(monitorCount);
+    expect(monitors.every((monitor) => typeof monitor.id === 'number' && (monitor.tags as string[]).includes(MANAGED_BY_TAG))).toBe(true);
+    const localMonitor = JSON.parse(await readFile(path.join(PROJECT_DEFINITIONS_DIR, 'monitors', 'tail-lag.json'), 'utf8'));
+    expect(monitors.find((monitor) => monitor.name === localMonitor.name)).toMatchObject({
+      type: localMonitor.type,
+      query: localMonitor.query,
+      message: localMonitor.message,
+      options: localMonitor.options,
+    });
     const [dashboard] = standin.objects('dashboard');
     expect(dashboard?.title).toBe('Atlassian Organization Audit Logs');
     expect(dashboard?.description).toContain(MANAGED_BY_TAG);
@@ -172,6 +190,38 @@ describe('datadog apply', () => {
     expect(third).toContain(`Plan: 0 to create, 0 to update, ${definitionCount} unchanged.`);
   });
 
+  it('updates an edited monitor by its integer id, and a threshold Datadog would refuse stops the run', async () => {
+    const dir = await editableDefinitions();
+    await applyOk(['--definitions', dir]);
+    const monitorFile = path.join(dir, 'monitors', 'tail-lag.json');
+    const { name } = JSON.parse(await readFile(monitorFile, 'utf8'));
+    const monitor = standin.objects('monitor').find((candidate) => candidate.name === name);
+    await editJson(monitorFile, (json) => {
+      json.query = json.query.replace(/> 1800$/, '> 3600');
+      json.options.thresholds.critical = 3600;
+    });
+    const writesBefore = standin.writes().length;
+
+    const lines = await applyOk(['--definitions', dir]);
+
+    expect(planLines(lines).filter((line) => line.startsWith('  update '))).toStrictEqual([
+      `  update      monitor         "${name}" (id ${monitor?.id}): query, options.thresholds.critical`,
+    ]);
+    expect(standin.writes().slice(writesBefore)).toStrictEqual([{ method: 'PUT', path: `${MONITORS_PATH}/${monitor?.id}`, status: 200 }]);
+    expect(standin.objects('monitor').find((candidate) => candidate.id === monitor?.id)).toMatchObject({
+      query: expect.stringMatching(/> 3600$/),
+      options: { thresholds: { critical: 3600, warning: 900 } },
+    });
+
+    await editJson(monitorFile, (json) => {
+      json.options.thresholds.critical = 7200;
+    });
+    const refused = await runApply(['--definitions', dir]);
+    expect((refused.error as Error).message).toBe(
+      `Datadog refused PUT ${MONITORS_PATH}/${monitor?.id} (400: options.thresholds.critical: Alert threshold (7200) does not match that used in the query (3600))`
+    );
+  });
+
   it('sees a removed dashboard widget as a change, and replaces the dashboard', async () => {
     const dir = await editableDefinitions();
     await applyOk(['--definitions', dir]);
@@ -206,18 +256,37 @@ describe('datadog apply', () => {
         tags: ['source:cloudtrail'],
       });
     }
+    for (let index = 0; index < 120; index++) {
+      standin.seed('monitor', {
+        name: `Someone's monitor ${index}`,
+        type: 'query alert',
+        query: 'avg(last_5m):avg:system.load.1{*} > 4',
+        message: 'load',
+        tags: ['team:infra'],
+        options: { thresholds: { critical: 4 } },
+      });
+    }
     standin.seed('pipeline', { name: 'Atlassian', is_read_only: true, filter: { query: 'source:atlassian' }, processors: [] });
     standin.seed('dashboard', { title: 'Someone else', layout_type: 'ordered', widgets: [] });
-    const before = { rules: standin.objects('rule'), pipelines: standin.objects('pipeline'), dashboards: standin.objects('dashboard') };
+    const before = {
+      rules: standin.objects('rule'),
+      monitors: standin.objects('monitor'),
+      pipelines: standin.objects('pipeline'),
+      dashboards: standin.objects('dashboard'),
+    };
+    const pagesRead = (listPath: string) => standin.requests.filter((request) => request.method === 'GET' && request.path === listPath);
 
     await applyOk();
-    const rulePagesRead = standin.requests.filter((request) => request.method === 'GET' && request.path === RULES_PATH);
+    const rulePagesRead = pagesRead(RULES_PATH).length;
+    const monitorPagesRead = pagesRead(MONITORS_PATH).length;
     await applyOk();
 
-    expect(rulePagesRead).toHaveLength(3);
+    expect(rulePagesRead).toBe(3);
+    expect(monitorPagesRead).toBe(2);
     expect(standin.writes()).toHaveLength(definitionCount);
     expect(standin.writes().every((request) => request.method === 'POST')).toBe(true);
     expect(standin.objects('rule').slice(0, 230)).toStrictEqual(before.rules);
+    expect(standin.objects('monitor').slice(0, 120)).toStrictEqual(before.monitors);
     expect(standin.objects('pipeline').slice(0, 1)).toStrictEqual(before.pipelines);
     expect(standin.objects('dashboard').slice(0, 1)).toStrictEqual(before.dashboards);
   });
@@ -245,6 +314,36 @@ describe('datadog apply', () => {
     expect(standin.writes()).toStrictEqual([]);
   });
 
+  it('refuses to overwrite a same-named monitor it did not create, and takes it over once tagged', async () => {
+    const { name } = JSON.parse(await readFile(path.join(PROJECT_DEFINITIONS_DIR, 'monitors', 'org-stalled.json'), 'utf8'));
+    const handMade = standin.seed('monitor', {
+      name,
+      type: 'query alert',
+      query: 'max(last_5m):max:atlassian_audit.phase{phase:stalled} by {org_id} >= 1',
+      message: 'hand-made',
+      tags: ['service:atlassian-audit'],
+      options: { thresholds: { critical: 1 } },
+    });
+
+    const run = await runApply([]);
+
+    expect(run.error).toBeInstanceOf(DefinitionConflictError);
+    expect(planLines(run.lines).filter((line) => line.startsWith('  conflict '))).toStrictEqual([
+      `  conflict    monitor         "${name}": a monitor with this name exists (id ${handMade.id}) without ${MANAGED_BY_TAG}: ` +
+        `rename or delete it, or add the tag ${MANAGED_BY_TAG} to let apply manage it`,
+    ]);
+    expect(standin.writes()).toStrictEqual([]);
+
+    standin.seed('monitor', { ...handMade, tags: ['service:atlassian-audit', MANAGED_BY_TAG] });
+    const lines = await applyOk();
+
+    expect(planLines(lines).filter((line) => line.startsWith('  update '))).toStrictEqual([
+      expect.stringMatching(new RegExp(`^ {2}update +monitor +"${name}" \\(id ${handMade.id}\\): query, message, options\\.`)),
+    ]);
+    const managed = standin.objects('monitor').filter((monitor) => monitor.name === name);
+    expect(managed).toMatchObject([{ id: handMade.id, message: expect.not.stringContaining('hand-made') }]);
+  });
+
   it('reports a managed object no longer defined locally, and leaves it in place', async () => {
     const dir = await editableDefinitions();
     await applyOk(['--definitions', dir]);
@@ -258,7 +357,7 @@ describe('datadog apply', () => {
       expect.stringMatching(/^ {2}create +detection rule +"Atlassian groups renamed in a burst \(v2\)"/),
       expect.stringMatching(/^ {2}left alone +detection rule +"Atlassian groups renamed in a burst" \(id [^)]+\): managed by atlassian-audit/),
     ]);
-    expect(standin.objects('rule')).toHaveLength(definitionCount - 2 + 1);
+    expect(standin.objects('rule')).toHaveLength(ruleCount + 1);
     expect(standin.requests.some((request) => request.method === 'DELETE')).toBe(false);
   });
 });
@@ -326,7 +425,7 @@ describe('datadog apply configuration', () => {
 
     expect(help).toContain('--dry-run');
     expect(help).toMatch(/DD_APP_KEY +Datadog application key, needed beside the API key/);
-    for (const permission of ['logs_write_pipelines', 'security_monitoring_rules_write', 'dashboards_write']) {
+    for (const permission of ['logs_write_pipelines', 'security_monitoring_rules_write', 'monitors_write', 'dashboards_write']) {
       expect(help).toContain(permission);
     }
   });

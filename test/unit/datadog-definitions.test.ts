@@ -1,15 +1,19 @@
 /**
- * The importable Datadog definitions in datadog/ (log pipeline, Cloud SIEM rules, dashboard) are checked two ways:
- * their shape against Datadog's documented API formats (shared/reference/datadog-logs.md §4), and every attribute,
- * tag and facet they name against what `mapPolledEvent` actually produces on the golden examples. A rule that
- * searches an attribute the collector never sends would silently never fire: here it fails the suite instead.
+ * The importable Datadog definitions in datadog/ (log pipeline, Cloud SIEM rules, dashboard) are checked three ways:
+ * their shape against Datadog's documented API formats (shared/reference/datadog-logs.md §4); every attribute, tag
+ * and facet they name against what `mapPolledEvent` actually produces on the golden examples; and, for each of
+ * Datadog's own Atlassian detection rules, that one of ours fires on the event it is about. A rule that searches an
+ * attribute the collector never sends would silently never fire: here it fails the suite instead. (The monitors are
+ * checked against the worker's metrics in datadog-monitors.test.ts.)
  */
+import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { AtlassianEvent } from '../../activities/atlassian-schema';
 import type { DatadogLog } from '../../activities/datadog-log';
 import { mapPolledEvent } from '../../activities/map-event';
-import { goldenCases } from '../support/map-golden-cases';
+import { goldenCases, type GoldenCase } from '../support/map-golden-cases';
 
 const DATADOG_DIR = path.join(__dirname, '..', '..', 'datadog');
 const RULES_DIR = path.join(DATADOG_DIR, 'rules');
@@ -209,8 +213,21 @@ function producedVocabulary(logs: readonly DatadogLog[]) {
   return { attributes, tagKeys };
 }
 
-const producedLogs = goldenCases().map((golden) => mapPolledEvent(golden.polled, golden.context));
-const produced = producedVocabulary(producedLogs);
+const golden = goldenCases();
+const goldenLogs = new Map(golden.map((each) => [each.name, mapPolledEvent(each.polled, each.context)]));
+const produced = producedVocabulary([...goldenLogs.values()]);
+
+/**
+ * Attributes Datadog adds to a log after intake, each from one the collector sends. Cloud SIEM's threat intelligence
+ * enrichment marks a log whose client IP matches an indicator; Datadog's own rules search it as
+ * `@threat_intel.results.category:tor` (the changelogs of its default rules, docs.datadoghq.com/security/default_rules).
+ */
+const DATADOG_ENRICHMENTS: Readonly<Record<string, string>> = {
+  'threat_intel.results.category': 'network.client.ip',
+};
+
+const isKnownAttribute = (attribute: string): boolean =>
+  produced.attributes.has(attribute) || produced.attributes.has(DATADOG_ENRICHMENTS[attribute] ?? '');
 
 // ---- Reading names out of queries, fields and messages ----
 
@@ -230,9 +247,12 @@ function attributesInText(text: string): string[] {
   return [...text.matchAll(/(?:^|[\s`{(])@([A-Za-z][\w.]*\w)/g)].map((match) => match[1] ?? '');
 }
 
-/** A group-by field or facet: `@attr` must be produced; a bare name must be a reserved attribute or a tag we send. */
+/**
+ * A group-by field or facet: `@attr` must be produced (or added by Datadog from one we produce); a bare name must be
+ * a reserved attribute or a tag we send.
+ */
 function unknownField(field: string): string | undefined {
-  if (field.startsWith('@')) return produced.attributes.has(field.slice(1)) ? undefined : field;
+  if (field.startsWith('@')) return isKnownAttribute(field.slice(1)) ? undefined : field;
   return RESERVED_ATTRIBUTES.has(field) || produced.tagKeys.has(field) ? undefined : field;
 }
 
@@ -266,6 +286,8 @@ describe('the vocabulary checker', () => {
       unknownInQuery('source:atlassian-event-logs @usr.phone:1 -@evt.name:x team:a $env @usr.email:"a b:c"', new Set())
     ).toStrictEqual(['@usr.phone', 'team', '$env']);
     expect(unknownField('@atlassian.context')).toBe('@atlassian.context');
+    expect(unknownField('@threat_intel.results.category')).toBeUndefined();
+    expect(unknownField('@threat_intel.results.intention')).toBe('@threat_intel.results.intention');
     const mentioned = attributesInText('Hi {{@usr.email}}, see `@atlassian.nothing`.');
     expect(mentioned).toStrictEqual(['usr.email', 'atlassian.nothing']);
   });
@@ -287,6 +309,142 @@ describe('Cloud SIEM detection rules', () => {
       ...attributesInText(rule.message).flatMap((attribute) => unknownField(`@${attribute}`) ?? []),
     ];
     expect(unknown).toStrictEqual([]);
+  });
+});
+
+// ---- Datadog's own Atlassian rules ----
+
+/** Whether a log matches a search query of the form the rules use: `key:value` terms, all required; `-` negates. */
+function matchesQuery(query: string, log: Record<string, unknown>): boolean {
+  const terms = [...query.matchAll(/(-?)(@?)([\w.-]+):(\([^)]*\)|"(?:[^"\\]|\\.)*"|\S+)/g)];
+  if (terms.map(([term]) => term).join(' ') !== query.trim().replace(/\s+/g, ' ')) throw new Error(`cannot evaluate: ${query}`);
+  return terms.every(([, negated, at, key, pattern]) => {
+    const values = at === '@' ? valuesAt(log, key!).filter((value) => typeof value !== 'object').map(String) : tagValues(log, key!);
+    const found = values.some((value) => valueMatches(pattern!, value));
+    return negated === '-' ? !found : found;
+  });
+}
+
+/** What a log holds at a dotted attribute path, looking into every element of the arrays on the way. */
+function valuesAt(log: Record<string, unknown>, attribute: string): unknown[] {
+  const elements = (values: unknown[]) => values.flatMap((value) => (Array.isArray(value) ? value : [value]));
+  let values: unknown[] = [log];
+  for (const key of attribute.split('.')) {
+    values = elements(values).flatMap((value) =>
+      value !== null && typeof value === 'object' && key in value ? [(value as Record<string, unknown>)[key]] : []
+    );
+  }
+  return elements(values);
+}
+
+/** A tag's values; `source` is the reserved attribute `ddsource` becomes. */
+function tagValues(log: Record<string, unknown>, key: string): string[] {
+  if (key === 'source') return [String(log.ddsource)];
+  return String(log.ddtags).split(',').flatMap((tag) => (tag.startsWith(`${key}:`) ? [tag.slice(key.length + 1)] : []));
+}
+
+/** Attribute values match case-sensitively, as in Datadog; `*` is a wildcard, `(a OR b)` a choice. */
+function valueMatches(pattern: string, value: string): boolean {
+  if (pattern.startsWith('(')) return pattern.slice(1, -1).split(/\s+OR\s+/).some((choice) => valueMatches(choice, value));
+  if (pattern.startsWith('"')) return JSON.parse(pattern) === value;
+  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`).test(value);
+}
+
+/** A golden example, changed before it is mapped: an event the fixtures do not hold. */
+function mappedVariant(name: string, change: (event: AtlassianEvent) => void): DatadogLog {
+  const { polled, context } = golden.find((each) => each.name === name) as GoldenCase;
+  if (polled.kind !== 'event') throw new Error(`${name} is not a well-formed event`);
+  const event = structuredClone(polled.event);
+  change(event);
+  return mapPolledEvent({ ...polled, event }, context);
+}
+
+const goldenLog = (name: string): DatadogLog => goldenLogs.get(name) ?? assert.fail(`no golden example ${name}`);
+
+const renameGroup = (name: string) => (event: AtlassianEvent) => {
+  for (const entity of event.attributes.context ?? []) if (entity.type === 'groups') entity.attributes = { name, groupName: name };
+};
+
+/**
+ * Datadog's built-in Cloud SIEM rules for this source (names as docs.datadoghq.com/security/default_rules lists them,
+ * reference §4.2 and its 2026-12 addendum; their queries are not public), each with the rule of ours that stands in
+ * for it, an event it must fire on and a close one it must not. Datadog's rules render `{{@usr.email}}`; ours carry
+ * the same standard attributes.
+ */
+const DATADOG_ATLASSIAN_RULES: readonly (readonly [datadogRule: string, ourRule: string, firesOn: DatadogLog, quietOn: DatadogLog])[] = [
+  [
+    // The reference's "administrator login impersonation" (slug atlassian-organization-admin-login-impersonation).
+    'Atlassian administrator impersonated user',
+    'atlassian-admin-login-impersonation.json',
+    goldenLog('user-logged-in-as-user'),
+    goldenLog('user-added-to-group'),
+  ],
+  // Datadog's rule covers both ends of an admin API key's life; ours are one rule each.
+  ['Atlassian administrative API token activity observed', 'atlassian-api-token-created.json', goldenLog('api-token-created'), goldenLog('api-token-revoked')],
+  ['Atlassian administrative API token activity observed', 'atlassian-api-token-revoked.json', goldenLog('api-token-revoked'), goldenLog('api-token-created')],
+  [
+    'Atlassian user invited to organization as an organization administrator',
+    'atlassian-org-admin-granted.json',
+    // Atlassian's catalogue names the role grant `added_org_admin` ("Added user as organization admin").
+    mappedVariant('user-invited', (event) => {
+      event.attributes.action = 'added_org_admin';
+      delete event.message;
+    }),
+    goldenLog('user-invited'),
+  ],
+  [
+    'Atlassian user added to administrative group',
+    'atlassian-user-added-to-privileged-group.json',
+    goldenLog('user-added-to-group'),
+    mappedVariant('user-added-to-group', renameGroup('sre-oncall')),
+  ],
+  [
+    // The group of organization admins; Datadog's rule points to Atlassian's default groups.
+    'Atlassian user added to organization administrative group',
+    'atlassian-user-added-to-privileged-group.json',
+    mappedVariant('user-added-to-group', renameGroup('org-admins')),
+    mappedVariant('user-added-to-group', renameGroup('all-staff')),
+  ],
+  [
+    'Atlassian Tor client activity detected',
+    'atlassian-tor-exit-node-activity.json',
+    // The collector sends no Tor signal of its own: Datadog's enrichment adds it from `network.client.ip`.
+    { ...goldenLog('group-created'), threat_intel: { indicators_matched: ['203.0.113.24'], results: [{ category: 'tor' }] } },
+    goldenLog('group-created'),
+  ],
+];
+
+describe("Datadog's own Atlassian detection rules", () => {
+  const ours = new Map(rules);
+
+  it('each have a counterpart of ours under another name (apply finds rules by name, beside Datadog\'s)', () => {
+    expect(DATADOG_ATLASSIAN_RULES.filter(([, file]) => !ours.has(file)).map(([, file]) => file)).toStrictEqual([]);
+    const datadogNames = new Set(DATADOG_ATLASSIAN_RULES.map(([name]) => name.toLowerCase()));
+    expect(rules.filter(([, rule]) => datadogNames.has(rule.name.toLowerCase())).map(([file]) => file)).toStrictEqual([]);
+  });
+
+  it.each(DATADOG_ATLASSIAN_RULES)('%s: %s fires on its event and not on the close one', (_datadogRule, file, firesOn, quietOn) => {
+    const rule = ours.get(file)!;
+    expect(rule.queries.some((query) => matchesQuery(query.query, firesOn))).toBe(true);
+    expect(rule.queries.some((query) => matchesQuery(query.query, quietOn))).toBe(false);
+    // A log without a group-by value is dropped by the rule unless the group-by is optional; a missing message
+    // attribute renders empty.
+    const needed = [
+      ...rule.queries.flatMap((query) => (query.hasOptionalGroupByFields ? [] : query.groupByFields.map((field) => field.slice(1)))),
+      ...attributesInText(rule.message),
+    ];
+    expect(needed.filter((attribute) => valuesAt(firesOn, attribute).length === 0)).toStrictEqual([]);
+  });
+
+  it('the query evaluator reads terms, wildcards, choices, negations and tags as Datadog does', () => {
+    const log = goldenLog('user-added-to-group');
+    expect(matchesQuery('source:atlassian-event-logs @atlassian.target_group.name:(*admin* OR *owner*)', log)).toBe(true);
+    expect(matchesQuery('source:atlassian-event-logs @atlassian.target_group.name:*Admin*', log)).toBe(false);
+    expect(matchesQuery('source:atlassian-event-logs -@evt.category:other @usr.email:* org_id:b5f3c2d1-*', log)).toBe(true);
+    expect(matchesQuery('source:atlassian-event-logs @usr.phone:*', log)).toBe(false);
+    expect(matchesQuery('source:atlassian-event-logs @atlassian.event.attributes.context.type:groups', log)).toBe(true);
+    expect(() => matchesQuery('source:atlassian-event-logs admin', log)).toThrow('cannot evaluate');
   });
 });
 
