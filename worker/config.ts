@@ -8,6 +8,7 @@ import {
   variableEntriesOverlap,
   type CredentialPolicy,
 } from '../activities/credentials';
+import { proxyEnvSchema, proxySettingsOf, type ProxySettings } from '../activities/http-client';
 import { CredentialOwner } from '../shared/failure-types';
 import { DEFAULT_TASK_QUEUE } from '../shared/org-workflow';
 
@@ -99,6 +100,8 @@ export interface WorkerConfig {
   credentialPolicy: CredentialPolicy;
   /** Unset: the activities' default, `.data/dead-letters` under the working directory. */
   deadLetterDir?: string;
+  /** Forward proxies of every outbound call: HTTPS_PROXY, HTTP_PROXY, NO_PROXY (lower-case forms first). */
+  proxy: ProxySettings;
 }
 
 /**
@@ -131,5 +134,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       secretsDir: credentials[SECRETS_DIR_VARIABLE],
     },
     deadLetterDir: values.AUDIT_DEAD_LETTER_DIR,
+    proxy: proxySettingsOf(parseEnvironment(proxyEnvSchema, env)),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { createHttpAgent } from '../activities/http-client';
+import { createHttpAgent, displayableProxySettings } from '../activities/http-client';
 import { CodecConfigError } from '../codec/codec-errors';
 import { loadDataConverter } from '../codec/data-converter';
 import { ConfigError, loadWorkerConfig } from './config';
@@ -44,7 +44,7 @@ async function run(): Promise<void> {
     }
 
     const connection = await NativeConnection.connect(connectionOptions);
-    const dispatcher = createHttpAgent();
+    const dispatcher = createHttpAgent({ proxy: config.proxy });
     try {
       const worker = await createAuditWorker({
         connection,
@@ -67,6 +67,7 @@ async function run(): Promise<void> {
         workflowBundle: workflowBundle?.codePath ?? 'built from source at start-up',
         payloadEncryption: (dataConverter?.payloadCodecs?.length ?? 0) > 0,
         metricsAddress: telemetry.metricsBindAddress ?? 'off',
+        proxy: displayableProxySettings(config.proxy),
       });
       await worker.run();
     } finally {

@@ -16,6 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { z } from 'zod';
 import { resolvedSecrets, type SecretRegistry } from '../activities/credentials';
+import { PROXY_URL_VARIABLES, proxyCredentials } from '../activities/http-client';
 import { ConfigError, parseEnvironment } from './config';
 import { DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_VARIABLE, metricsAddressSchema, prometheusExporter } from './metrics';
 
@@ -166,12 +167,14 @@ const MIN_SECRET_LENGTH = 8;
 /**
  * The credential values held in the worker's environment: the Atlassian and Datadog keys (including any other
  * variable a credential reference `env:NAME` may point at, named by the same convention), the Temporal API key and
- * TLS key data, and the payload keys (`AUDIT_PAYLOAD_OLD_KEYS` is a comma-separated list: each key counts).
+ * TLS key data, the payload keys (`AUDIT_PAYLOAD_OLD_KEYS` is a comma-separated list: each key counts), and the
+ * credentials in a proxy URL (`HTTPS_PROXY`, ... are not named like secrets), in each form they may take.
  */
 export function secretValuesIn(env: NodeJS.ProcessEnv): string[] {
   const values = Object.entries(env)
     .filter(([name]) => SECRET_VARIABLE.test(name) && !REFERENCE_VARIABLE.test(name))
     .flatMap(([, value]) => [value ?? '', ...(value ?? '').split(/[\s,]+/)])
+    .concat(proxyCredentials(PROXY_URL_VARIABLES.map((name) => env[name])))
     .map((value) => value.trim())
     .filter((value) => value.length >= MIN_SECRET_LENGTH);
   return [...new Set(values)];

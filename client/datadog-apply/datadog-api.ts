@@ -6,8 +6,17 @@
  *
  * No retries: apply is idempotent, so after a failure the operator runs it again and it picks up where it stopped.
  */
-import { Agent, request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
+import {
+  createHttpAgent,
+  proxyCredentials,
+  proxyRefusalOf,
+  proxySettingsFromEnv,
+  ProxyConfigError,
+  type ProxySettings,
+} from '../../activities/http-client';
+import { UsageError } from '../cli-input';
 import { displayableBaseUrl, type DatadogApiConfig } from './config';
 import type { JsonObject } from './definition-kind';
 import {
@@ -29,6 +38,11 @@ export interface DatadogConfigApiOptions extends DatadogApiConfig {
    * @default 100
    */
   listPageSize?: number;
+  /**
+   * Forward proxies of the requests, as the worker's are.
+   * @default this process's HTTPS_PROXY, HTTP_PROXY and NO_PROXY (lower-case forms first), as curl reads them
+   */
+  proxy?: ProxySettings;
 }
 
 /** An object as Datadog stores it: at least an id, plus whatever fields it returned. */
@@ -75,7 +89,7 @@ interface ListPage {
 }
 
 export class DatadogConfigApi {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly baseUrl: string;
   private readonly displayedBaseUrl: string;
   private readonly listPageSize: number;
@@ -84,7 +98,8 @@ export class DatadogConfigApi {
 
   constructor(options: DatadogConfigApiOptions) {
     const timeout = options.requestTimeoutMs ?? 30_000;
-    this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout } });
+    const proxy = options.proxy ?? proxySettingsOfProcess();
+    this.agent = createHttpAgent({ connectTimeoutMs: timeout, headersTimeoutMs: timeout, bodyTimeoutMs: timeout, proxy });
     this.baseUrl = options.baseUrl;
     this.displayedBaseUrl = displayableBaseUrl(options.baseUrl);
     this.listPageSize = options.listPageSize ?? 100;
@@ -93,7 +108,7 @@ export class DatadogConfigApi {
       'dd-api-key': options.apiKey,
       'dd-application-key': options.applicationKey,
     };
-    this.secrets = [options.apiKey, options.applicationKey];
+    this.secrets = [options.apiKey, options.applicationKey, ...proxyCredentials([proxy.httpsProxy, proxy.httpProxy])];
   }
 
   async listPipelines(): Promise<StoredObject[]> {
@@ -201,7 +216,7 @@ export class DatadogConfigApi {
       status = response.statusCode;
       text = await response.body.text();
     } catch (error) {
-      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      const reason = proxyRefusalOf(error) ?? (error as { code?: string }).code ?? (error as Error).message;
       throw new DatadogUnreachableError(`${label} on ${this.displayedBaseUrl} failed: ${this.scrub(reason)}`);
     }
     const answer = [String(status), this.errorDetailOf(text)].filter((part) => part !== '').join(': ');
@@ -250,5 +265,14 @@ export class DatadogConfigApi {
 
   private scrub(text: string): string {
     return this.secrets.reduce((scrubbed, secretValue) => scrubbed.split(secretValue).join('[redacted]'), text);
+  }
+}
+
+/** A bad proxy variable is a setting the operator must fix, like a missing key: a UsageError before any request. */
+function proxySettingsOfProcess(): ProxySettings {
+  try {
+    return proxySettingsFromEnv(process.env);
+  } catch (error) {
+    throw error instanceof ProxyConfigError ? new UsageError(error.message) : error;
   }
 }

@@ -68,7 +68,9 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
     });
     const nativeConnection = await NativeConnection.connect(temporal.connectionOptions);
     cleanups.push(() => nativeConnection.close());
-    const dispatcher = createHttpAgent();
+    // The stand-ins listen on this machine's loopback, where no proxy could reach them; real endpoints get the
+    // worker's proxy settings.
+    const dispatcher = createHttpAgent({ proxy: settings.mode.kind === 'real' ? workerConfig.proxy : {} });
     cleanups.push(() => dispatcher.close());
     const worker = await createAuditWorker({
       connection: nativeConnection,
