@@ -11,7 +11,13 @@
  * the catalogue supplies the display name, and the category of keys we do not know.
  */
 import type { EventActions } from './atlassian-schema';
-import { type EventSubjects, type SubjectEntity, type SubjectUser, targetUserOf } from './event-subjects';
+import {
+  type ActorSubject,
+  type EventSubjects,
+  type SubjectEntity,
+  type SubjectUser,
+  targetUserOf,
+} from './event-subjects';
 import { readableText } from './readable-text';
 
 export const EventCategory = {
@@ -123,22 +129,36 @@ export type ActionCatalogue = Readonly<Record<string, CatalogueEntry>>;
 
 export interface CatalogueEntry {
   readonly displayName?: string;
-  readonly groupDisplayName?: string;
+  /** Atlassian's display groups of the action, as sent: "Group management", or upper case, "SECURITY POLICIES". */
+  readonly groupDisplayNames?: readonly string[];
 }
 
-export function actionCatalogueFrom(response: EventActions): ActionCatalogue {
+/** Entries of one or more `/event-actions` pages; a key listed twice keeps its last entry. */
+export function actionCatalogueFrom(response: Pick<EventActions, 'data'>): ActionCatalogue {
   // Object.fromEntries defines own properties, so even a key such as `__proto__` stays plain data.
   return Object.fromEntries(
     response.data.map(({ id, attributes }) => {
       const displayName = attributes?.displayName || undefined;
-      const groupDisplayName = attributes?.groupDisplayName || attributes?.groupDisplayNames?.[0] || undefined;
-      return [id, { ...(displayName && { displayName }), ...(groupDisplayName && { groupDisplayName }) }];
+      // The spec has both a single group and a list; the real dump only the list.
+      const groups = [attributes?.groupDisplayName, ...(attributes?.groupDisplayNames ?? [])].flatMap((group) => {
+        const trimmed = group?.trim();
+        return trimmed ? [trimmed] : [];
+      });
+      const groupDisplayNames = [...new Set(groups)];
+      return [
+        id,
+        { ...(displayName && { displayName }), ...(groupDisplayNames.length > 0 && { groupDisplayNames }) },
+      ];
     })
   );
 }
 
 export interface ResolvedAction {
-  readonly category: EventCategory;
+  /**
+   * One of `EventCategory`; for a key we do not know that no word places there, the catalogue's first display
+   * group in our snake_case ("SECURITY POLICIES" → `security_policies`), else `other`.
+   */
+  readonly category: string;
   readonly displayName?: string;
   /** Our sentence for the action; absent when the key is not in `KNOWN_ACTIONS`. */
   readonly describe?: (subjects: EventSubjects) => string;
@@ -152,14 +172,17 @@ export function resolveAction(actionKey: string, catalogue: ActionCatalogue = {}
     const known: KnownAction = KNOWN_ACTIONS[actionKey as KnownActionKey];
     return { category: known.category, describe: known.describe, ...(displayName && { displayName }) };
   }
-  const category = categoryFromWords([entry?.groupDisplayName, actionKey, displayName]);
+  const groups = entry?.groupDisplayNames ?? [];
+  const category =
+    categoryFromWords([...groups, actionKey, displayName]) ?? categoryOfGroup(groups[0]) ?? EventCategory.Other;
   return { category, ...(displayName && { displayName }) };
 }
 
 /**
- * Category of an action we do not know, guessed from the words Atlassian uses for it: its display group first
+ * Category of an action we do not know, guessed from the words Atlassian uses for it: its display groups first
  * (the most deliberate classification), then the key, then the display name. First rule that matches wins, so the
- * specific rules (group *access*) come before the general ones (group).
+ * specific rules (group *access*) come before the general ones (group). Case does not matter: the real catalogue
+ * writes its groups in capitals.
  */
 const CATEGORY_BY_WORDS: readonly { readonly category: EventCategory; readonly words: RegExp }[] = [
   { category: EventCategory.Authentication, words: /log(ged)?[\s_-]?(in|out)|impersonat|authenticat/i },
@@ -171,21 +194,44 @@ const CATEGORY_BY_WORDS: readonly { readonly category: EventCategory; readonly w
   { category: EventCategory.ProductAccess, words: /product|access/i },
 ];
 
-function categoryFromWords(texts: readonly (string | undefined)[]): EventCategory {
+function categoryFromWords(texts: readonly (string | undefined)[]): EventCategory | undefined {
   for (const text of texts) {
     const match = text && CATEGORY_BY_WORDS.find(({ words }) => words.test(text));
     if (match) return match.category;
   }
-  return EventCategory.Other;
+  return undefined;
 }
 
-/** The actor as a sentence subject: name, else email, else account ID; "X on behalf of Y" when recorded. */
+/** Longest category made from a display group; Atlassian's are a few words. */
+const MAX_GROUP_CATEGORY_CHARS = 64;
+
+/**
+ * Atlassian's own group as a category in the form of ours (lower case, words joined by `_`), so "SECURITY
+ * POLICIES" and "Security policies" facet as one value and the `evt_category` tag reads like the others. Better
+ * than `other` for rules and dashboards: it still says which part of the organization changed.
+ */
+function categoryOfGroup(group: string | undefined): string | undefined {
+  const words = group?.toLowerCase().match(/[\p{L}\p{N}]+/gu);
+  if (!words) return undefined;
+  // Cut at code points, and never left ending in the separator.
+  return Array.from(words.join('_')).slice(0, MAX_GROUP_CATEGORY_CHARS).join('').replace(/_+$/, '');
+}
+
+/**
+ * The actor as a sentence subject: a person by name, else email, else account ID; a system actor by name, else
+ * ID, else its label ("Atlassian app"). "X on behalf of Y" when recorded.
+ */
 export function actorPhrase(subjects: EventSubjects): string {
-  const actor = personLabel(subjects.actor.name, subjects.actor.email, subjects.actor.id);
   const onBehalfOf = subjects.actorOnBehalfOf;
+  const actor = actorLabel(subjects.actor);
   return onBehalfOf
     ? `${actor} on behalf of ${personLabel(onBehalfOf.name, onBehalfOf.email, onBehalfOf.id)}`
     : actor;
+}
+
+function actorLabel(actor: ActorSubject): string {
+  if (actor.kind === 'person') return personLabel(actor.name, actor.email, actor.id);
+  return readable(actor.name) ?? readable(actor.id) ?? readable(actor.label) ?? 'An unidentified actor';
 }
 
 /** A user acted upon: email first, the identity an admin searches for, then name, then account ID. */

@@ -14,13 +14,25 @@ const entitySchema = z.looseObject({
   links: linksSchema.nullish(),
 });
 
+/**
+ * Shapes seen beside the documented ones (reference §11), accepted so that none makes an event malformed:
+ * - `id` that is not an account ID (`"confluence"`), or empty: a system actor, see event-subjects.ts. The field
+ *   itself stays required as documented: every actor seen, system actors included, carries one;
+ * - `auth.authType` is an open set: `session` appears beside the documented token types;
+ * - `auth.tokenName` where the spec says `tokenLabel` (Google SecOps' parser reads it): both name the token.
+ */
 export const atlassianActorSchema = z.looseObject({
   id: z.string(),
   name: z.string().nullish(),
   email: z.string().nullish(),
   links: linksSchema.nullish(),
   auth: z
-    .looseObject({ authType: z.string().nullish(), tokenId: z.string().nullish(), tokenLabel: z.string().nullish() })
+    .looseObject({
+      authType: z.string().nullish(),
+      tokenId: z.string().nullish(),
+      tokenLabel: z.string().nullish(),
+      tokenName: z.string().nullish(),
+    })
     .nullish(),
   onBehalfOf: z.looseObject({ id: z.string(), name: z.string().nullish(), email: z.string().nullish() }).nullish(),
   app: z.looseObject({ id: z.string(), type: z.string().nullish() }).nullish(),
@@ -28,11 +40,25 @@ export const atlassianActorSchema = z.looseObject({
 
 export const atlassianLocationSchema = z.looseObject({
   ip: z.string().nullish(),
-  geo: z.string().nullish(),
+  /**
+   * Documented as a string; seen holding region codes (`EU`, `NA`), and its form is not settled, so any value is
+   * accepted here: delivering the event never depends on it. The map reads the forms it knows
+   * (`atlassianGeoSchema`) and the value stays whole in `atlassian.location`.
+   */
+  geo: z.unknown().optional(),
   countryName: z.string().nullish(),
   regionName: z.string().nullish(),
   city: z.string().nullish(),
 });
+
+/**
+ * The forms of `location.geo` the map understands: a code string (`EU`, `US-CA`), or an object of ISO codes
+ * (`{ countryCode: "US", regionCode: "CA" }`, UNCONFIRMED: not in the reference, accepted in case it appears).
+ */
+export const atlassianGeoSchema = z.union([
+  z.string(),
+  z.looseObject({ countryCode: z.string().nullish(), regionCode: z.string().nullish() }),
+]);
 
 const isoTime = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'not an ISO-8601 time');
 
@@ -62,7 +88,15 @@ export const pollingPageSchema = z.looseObject({
   links: z.looseObject({ self: z.string().nullish(), next: z.string().nullish() }).nullish(),
 });
 
+/**
+ * `/event-actions` comes as one unpaginated response in the one real dump seen (`links: {}`, `meta: null`, about
+ * 530 entries, reference §11), but the spec gives it the paged envelope of the other endpoints, so `meta.next`
+ * (a cursor) and `links.next` (a URL carrying it) are read when present. Group names come in either field, in
+ * any case (`"SECURITY POLICIES"`).
+ */
 export const eventActionsSchema = z.looseObject({
+  meta: z.looseObject({ next: z.string().nullish() }).nullish(),
+  links: z.looseObject({ next: z.string().nullish() }).nullish(),
   data: z.array(
     z.looseObject({
       id: z.string(),

@@ -9,7 +9,7 @@
  * Also guessed, after the demo data: a renamed group's `previousName`, and the `classificationLevel` /
  * `previousLevel` attributes of classified content.
  */
-import type { AtlassianEntity, AtlassianEvent } from './atlassian-schema';
+import type { AtlassianActor, AtlassianEntity, AtlassianEvent } from './atlassian-schema';
 
 export interface SubjectEntity {
   readonly id: string;
@@ -29,13 +29,39 @@ export interface SubjectGroup extends SubjectEntity {
   readonly previousName?: string;
 }
 
+/** An actor with an Atlassian account: a person, the only kind of actor presented as `usr.*`. */
+export interface PersonActor extends SubjectUser {
+  readonly kind: 'person';
+}
+
+/** An actor that is not a person (see `isSystemActor`): an Atlassian product or app, or no account at all. */
+export interface SystemActor {
+  readonly kind: 'system';
+  readonly id?: string;
+  readonly name?: string;
+  /** What Atlassian put in `email` for it: a label such as "Atlassian app", not an address. */
+  readonly label?: string;
+}
+
+export type ActorSubject = PersonActor | SystemActor;
+
+/** How the actor authenticated (`actor.auth`), whichever of Atlassian's spellings named the token. */
+export interface ActorAuth {
+  /** An open set: the documented token types, and `session` seen beside them. */
+  readonly type?: string;
+  readonly tokenId?: string;
+  /** `tokenLabel` (the spec's name), else `tokenName` (seen in the wild). */
+  readonly tokenName?: string;
+}
+
 export interface ClassificationChange {
   readonly level: string;
   readonly previousLevel?: string;
 }
 
 export interface EventSubjects {
-  readonly actor: SubjectUser;
+  readonly actor: ActorSubject;
+  readonly actorAuth?: ActorAuth;
   /** The person the actor acted for, when Atlassian records one (an app or token acting on a user's behalf). */
   readonly actorOnBehalfOf?: SubjectUser;
   readonly users: readonly SubjectUser[];
@@ -63,7 +89,8 @@ export function subjectsOf(event: AtlassianEvent): EventSubjects {
   const ofType = (type: string) => entities.filter((entity) => entity.type === type);
   const knownTypes: readonly (string | null | undefined)[] = Object.values(EntityType);
   return {
-    actor: withoutEmpty({ id: actor.id, name: actor.name ?? undefined, email: actor.email ?? undefined }),
+    actor: actorSubjectOf(actor),
+    ...actorAuthOf(actor),
     ...(actor.onBehalfOf && {
       actorOnBehalfOf: withoutEmpty({
         id: actor.onBehalfOf.id,
@@ -87,6 +114,43 @@ export function subjectsOf(event: AtlassianEvent): EventSubjects {
       .map((entity) => named(entity, 'name', 'title')),
     ...classificationOf(entities),
   };
+}
+
+function actorSubjectOf(actor: AtlassianActor): ActorSubject {
+  const name = actor.name ?? undefined;
+  const email = actor.email ?? undefined;
+  return isSystemActor(actor)
+    ? withoutEmpty({ kind: 'system', id: actor.id, name, label: email })
+    : withoutEmpty({ kind: 'person', id: actor.id, name, email });
+}
+
+/**
+ * Atlassian's own products and apps act too, and they are not people: peers' fixtures show `id: "confluence"`
+ * with `email: "Atlassian app"` (reference §11), and an app is named by an ARI (`ari:cloud:ecosystem::app/…`).
+ * Presenting one as `usr.*` would make "Atlassian app" a user's email in every rule and dashboard, so an actor
+ * is a system actor when
+ * - its ID is empty: there is no account at all; or
+ * - its `email` is not an address: Atlassian puts a label there for its own apps; or, without an address,
+ * - its ID is an ARI, or has no digit: account IDs always have some (24 hex digits, or `712020:<uuid>`), a
+ *   product name never does.
+ * A real address always makes a person: an account ID of a form we have not seen must not hide a person from the
+ * rules keyed on `usr.*`.
+ */
+function isSystemActor(actor: AtlassianActor): boolean {
+  if (actor.id === '') return true;
+  if (actor.email) return !actor.email.includes('@');
+  return /^ari:/i.test(actor.id) || !/\d/.test(actor.id);
+}
+
+function actorAuthOf(actor: AtlassianActor): Pick<EventSubjects, 'actorAuth'> {
+  const { auth } = actor;
+  if (!auth) return {};
+  const actorAuth = withoutEmpty({
+    type: auth.authType ?? undefined,
+    tokenId: auth.tokenId ?? undefined,
+    tokenName: auth.tokenLabel || auth.tokenName || undefined,
+  });
+  return Object.keys(actorAuth).length > 0 ? { actorAuth } : {};
 }
 
 function classificationOf(entities: readonly AtlassianEntity[]): Pick<EventSubjects, 'classification'> {

@@ -7,8 +7,8 @@
  *   epoch ms (the ship activity, not this step, re-dates logs outside Datadog's 18 h window), a readable `message`;
  * - tags: `org_id`, `collection_origin` (tail or backfill), `evt_category`, and `site` / `product` when the event
  *   names them;
- * - standard attributes: `usr.*` (the actor), `network.client.ip` and `network.client.geoip.*` (Atlassian's own
- *   location), `evt.name` (action key), `evt.category`, `evt.outcome`;
+ * - standard attributes: `usr.*` (the actor, when a person: see `actorAttributesOf`), `network.client.ip` and
+ *   `network.client.geoip.*` (Atlassian's own location), `evt.name` (action key), `evt.category`, `evt.outcome`;
  * - everything Atlassian under `atlassian`, with the full original event in `atlassian.event`.
  *
  * Why `context[]` and `container[]` are not copied to `atlassian.context` / `atlassian.container`: they are the
@@ -18,10 +18,10 @@
  * `atlassian.classification` (first of each kind; see event-subjects.ts for where each comes from).
  */
 import { type ActionCatalogue, type ResolvedAction, actorPhrase, resolveAction } from './action-catalogue';
-import type { AtlassianEvent } from './atlassian-schema';
+import { type AtlassianEvent, atlassianGeoSchema } from './atlassian-schema';
 import type { DatadogLog } from './datadog-log';
 import { datadogTag, joinDatadogTags } from './datadog-tags';
-import { type EventSubjects, subjectsOf, targetUserOf } from './event-subjects';
+import { type ActorAuth, type ActorSubject, type EventSubjects, subjectsOf, targetUserOf } from './event-subjects';
 import { cutOversizedLog } from './oversized-log';
 import type { PolledEvent } from './polled-event';
 import { readableText } from './readable-text';
@@ -63,6 +63,7 @@ function logForEvent(event: AtlassianEvent, context: MapContext): DatadogLog {
   const action = resolveAction(attributes.action, context.actions);
   const subjects = subjectsOf(event);
   const location = attributes.location ?? undefined;
+  const actor = actorAttributesOf(subjects.actor, attributes.actor);
   return {
     ddsource: ATLASSIAN_EVENT_LOGS_SOURCE,
     service: context.service ?? ATLASSIAN_EVENT_LOGS_SOURCE,
@@ -75,7 +76,7 @@ function logForEvent(event: AtlassianEvent, context: MapContext): DatadogLog {
     status: 'info',
     timestamp: Date.parse(attributes.time),
     message: messageFor(event, action, subjects),
-    usr: subjects.actor,
+    ...actor.root,
     ...(location && networkFor(location)),
     evt: {
       name: attributes.action,
@@ -90,13 +91,38 @@ function logForEvent(event: AtlassianEvent, context: MapContext): DatadogLog {
       ...(attributes.processedAt && { processed_at: attributes.processedAt }),
       action: attributes.action,
       ...(action.displayName && { action_display_name: action.displayName }),
-      actor: attributes.actor,
+      ...actor.atlassian,
+      ...(subjects.actorAuth && { actor_auth: actorAuthSummary(subjects.actorAuth) }),
       ...(location && { location }),
       ...(event.message && { message: event.message }),
       ...summariesOf(subjects),
       event,
     },
   };
+}
+
+/**
+ * Where the actor goes. A person is the log's user: `usr.{id,name,email}`, with Atlassian's object in
+ * `atlassian.actor`. A system actor (an Atlassian product or app, or no account: see event-subjects.ts) is no
+ * user, so the log has no `usr` and the actor's object is in `atlassian.system_actor` instead; it must not be
+ * under `atlassian.actor`, which the pipeline in datadog/ remaps to `usr.*` when `usr` is absent, and would put
+ * "Atlassian app" back as a user's email. What Datadog rules then see: a query on `@usr.email:*` skips the log,
+ * a rule grouped by `@usr.*` ignores it (group-by fields are required unless a rule sets
+ * `hasOptionalGroupByFields`), and `{{@usr.email}}` in a signal has nothing to show; Atlassian's own automation
+ * is not an administrator to triage. `@atlassian.system_actor.id:*` finds these logs.
+ */
+function actorAttributesOf(
+  actor: ActorSubject,
+  original: AtlassianEvent['attributes']['actor']
+): { root: Pick<DatadogLog, 'usr'>; atlassian: Record<string, object> } {
+  if (actor.kind === 'system') return { root: {}, atlassian: { system_actor: original } };
+  const { kind: _kind, ...usr } = actor;
+  return { root: { usr }, atlassian: { actor: original } };
+}
+
+/** `actor.auth` in our naming, with the token's name under one attribute whichever spelling Atlassian used. */
+function actorAuthSummary(auth: ActorAuth): Record<string, string> {
+  return nonEmpty({ type: auth.type, token_id: auth.tokenId, token_name: auth.tokenName });
 }
 
 /** Scalar summaries of what the event acted on, in our snake_case naming; only those the event names. */
@@ -143,14 +169,58 @@ type AtlassianLocation = NonNullable<AtlassianEvent['attributes']['location']>;
 
 /** Standard network attributes from Atlassian's location; absent when the location names neither IP nor place. */
 function networkFor(location: AtlassianLocation): Pick<DatadogLog, 'network'> | undefined {
+  const codes = geoCodesOf(location.geo);
+  const country = nonEmpty({ name: location.countryName ?? undefined, iso_code: codes.country });
+  const subdivision = nonEmpty({ name: location.regionName ?? undefined, iso_code: codes.subdivision });
   const geoip = {
-    ...(location.countryName && { country: { name: location.countryName } }),
-    ...(location.regionName && { subdivision: { name: location.regionName } }),
+    ...(codes.continent && { continent: { code: codes.continent } }),
+    ...(Object.keys(country).length > 0 && { country }),
+    ...(Object.keys(subdivision).length > 0 && { subdivision }),
     ...(location.city && { city: { name: location.city } }),
   };
   const hasPlace = Object.keys(geoip).length > 0;
   if (!location.ip && !hasPlace) return undefined;
   return { network: { client: { ...(location.ip && { ip: location.ip }), ...(hasPlace && { geoip }) } } };
+}
+
+interface GeoCodes {
+  /** Datadog's `continent.code`: AF, AN, AS, EU, NA, OC, SA. */
+  readonly continent?: string;
+  /** ISO 3166-1 alpha-2. */
+  readonly country?: string;
+  /** ISO 3166-2, country included (`US-CA`), so that the code alone names the place. */
+  readonly subdivision?: string;
+}
+
+const CONTINENT_CODES: ReadonlySet<string> = new Set(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+const SUBDIVISION_CODE = /^([A-Z]{2})-[A-Z0-9]{1,3}$/;
+const SUBDIVISION_PART = /^[A-Z0-9]{1,3}$/;
+
+/**
+ * The codes in `location.geo` that have a standard `network.client.geoip.*` attribute. Seen: `EU`, `NA` (reference
+ * §11), continent codes as Datadog writes them. Also read, UNCONFIRMED: an ISO 3166-2 code (`US-CA`) and an object
+ * `{ countryCode, regionCode }`. Any other two letters are not taken for a country, since several continent codes
+ * are country codes too (NA is Namibia's); a value we cannot read maps to nothing and stays in
+ * `atlassian.location.geo`. Codes are written in upper case, as ISO does, whatever case they came in.
+ * Datadog's own GeoIP parser may write the subdivision code without its country (UNCONFIRMED).
+ */
+function geoCodesOf(geo: unknown): GeoCodes {
+  const parsed = atlassianGeoSchema.safeParse(geo);
+  if (!parsed.success) return {};
+  if (typeof parsed.data === 'string') {
+    const code = parsed.data.trim().toUpperCase();
+    if (CONTINENT_CODES.has(code)) return { continent: code };
+    const subdivision = SUBDIVISION_CODE.exec(code);
+    return subdivision ? { country: subdivision[1], subdivision: code } : {};
+  }
+  const countryCode = parsed.data.countryCode?.trim().toUpperCase();
+  const country = countryCode && COUNTRY_CODE.test(countryCode) ? countryCode : undefined;
+  const region = parsed.data.regionCode?.trim().toUpperCase() ?? '';
+  const full = SUBDIVISION_CODE.exec(region);
+  if (full && (!country || full[1] === country)) return { country: full[1], subdivision: region };
+  if (country && SUBDIVISION_PART.test(region)) return { country, subdivision: `${country}-${region}` };
+  return { ...(country && { country }) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { CredentialRef } from '../shared/credential-ref';
 import type { DatadogLog } from './datadog-log';
 import { mapPolledEvents } from './map-event';
@@ -19,6 +20,9 @@ export interface MapDependencies {
 
 /** Atlassian events → Datadog logs. An activity, so the mapping can change without breaking running workflows. */
 export async function mapEvents(deps: MapDependencies, input: MapEventsInput): Promise<DatadogLog[]> {
-  const actions = await deps.actionCatalogues.get(input.orgId, input.atlassianCredential);
+  // The catalogue waits at most its fetch budget; a cancelled activity (timed out, or its workflow cancelled) stops
+  // waiting at once and maps with the built-in phrasing, a result Temporal then discards.
+  const { cancellationSignal } = Context.current();
+  const actions = await deps.actionCatalogues.get(input.orgId, input.atlassianCredential, cancellationSignal);
   return mapPolledEvents(input.events, { orgId: input.orgId, origin: input.origin, actions, now: deps.now() });
 }

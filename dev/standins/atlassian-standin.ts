@@ -13,7 +13,7 @@
  *   even on the last (or an empty) page, so it can be reused to poll for newer events.
  * - `events`: the filtered query, newest first by event time, its own strict rate limit; filters are not kept in
  *   its cursor (Atlassian issue ACCESS-1603), so clients must resend them.
- * - `events/{eventId}`, `event-actions`.
+ * - `events/{eventId}`, `event-actions` (one unpaginated answer, or pages with `eventActionsPageSize`).
  * Control endpoints under `/_standin/` (no auth) let another process seed events, rotate keys, inject faults, cap the
  * stream's page size and expire cursors: `POST orgs/{orgId}/keys`, `POST orgs/{orgId}/events`, `POST faults`,
  * `POST stream-page-size` (`{ maxPageSize: n | null }`), `POST orgs/{orgId}/expire-cursors` (no body), `GET stats`.
@@ -177,6 +177,12 @@ export interface AtlassianStandinOptions {
    * @default undefined (the page holds `limit` events)
    */
   maxStreamPageSize?: number;
+  /**
+   * Serve `event-actions` in pages of this many entries, with `meta.next` and `links.next` as the other endpoints
+   * page, instead of one unpaginated answer (`links: {}`, `meta: null`, as in the one real dump seen).
+   * @default undefined (one answer)
+   */
+  eventActionsPageSize?: number;
 }
 
 /** One request to the API (not to `/_standin/`), as answered. */
@@ -249,6 +255,10 @@ const filteredCursorSchema = z.object({
 });
 type FilteredCursor = z.infer<typeof filteredCursorSchema>;
 
+/** The paged `event-actions` cursor (`eventActionsPageSize`): where the next page starts. */
+const eventActionsCursorSchema = z.object({ kind: z.literal('event-actions'), offset: z.number().int().min(0) });
+type EventActionsCursor = z.infer<typeof eventActionsCursorSchema>;
+
 const DEFAULT_ACTOR = { id: '5b10ac8d82e05b22cc7d4ef5', name: 'Stand-in Admin', email: 'standin-admin@example.com' };
 
 const RATE_LIMIT_FAULT_DEFAULT_SECONDS = 1;
@@ -290,6 +300,11 @@ export class AtlassianStandin {
   }
 
   static async start(options: AtlassianStandinOptions = {}): Promise<AtlassianStandin> {
+    // Checked before listening, so a refused option leaves no server behind.
+    const { eventActionsPageSize } = options;
+    if (eventActionsPageSize !== undefined && !(Number.isInteger(eventActionsPageSize) && eventActionsPageSize >= 1)) {
+      throw new Error(`eventActionsPageSize must be a positive integer, not ${eventActionsPageSize}`);
+    }
     const restoredEvents = options.eventsFile ? await readEventsFile(options.eventsFile) : new Map();
     return listenStandin((server) => new AtlassianStandin(options, server, restoredEvents), (standin, request) => standin.handle(request), {
       port: options.port,
@@ -494,14 +509,31 @@ export class AtlassianStandin {
         return jsonReply(200, { data: withoutProcessedAt(stored.event) });
       }
       case AtlassianEndpoint.eventActions:
-        return jsonReply(200, {
-          data: demoEventActions.map(({ id, displayName, groupDisplayName }) => ({
-            id,
-            type: 'event-actions',
-            attributes: { displayName, groupDisplayName },
-          })),
-        });
+        return this.eventActions(request, orgId);
     }
+  }
+
+  /** Entries shaped like the real dump (reference §11): type `eventActions`, display groups in capitals. */
+  private eventActions(request: StandinHttpRequest, orgId: string): HttpOutcome {
+    const entries = demoEventActions.map(({ id, displayName, groupDisplayName }) => ({
+      id,
+      type: 'eventActions',
+      attributes: { displayName, groupDisplayNames: [groupDisplayName.toUpperCase()] },
+    }));
+    const pageSize = this.options.eventActionsPageSize;
+    if (pageSize === undefined) return jsonReply(200, { data: entries, links: {}, meta: null });
+    const rawCursor = request.url.searchParams.get('cursor');
+    const cursor: EventActionsCursor | undefined =
+      rawCursor === null ? { kind: 'event-actions', offset: 0 } : decodeCursor(rawCursor, eventActionsCursorSchema);
+    if (!cursor) return invalidCursor();
+    const end = cursor.offset + pageSize;
+    const next = end < entries.length ? encodeCursor({ kind: 'event-actions', offset: end }) : null;
+    const actionsPath = `${this.url}/admin/v1/orgs/${encodeURIComponent(orgId)}/event-actions`;
+    return jsonReply(200, {
+      data: entries.slice(cursor.offset, end),
+      meta: { next },
+      links: { self: this.selfLink(request), next: next && `${actionsPath}?cursor=${next}` },
+    });
   }
 
   private eventsStream(
@@ -791,7 +823,7 @@ function parseLimit(raw: string | null, pageSize: { default: number; max: number
   return { error: apiError(400, 'Bad Request', 'ADMIN-400-4', `limit must be an integer from 1 to ${pageSize.max}`) };
 }
 
-function encodeCursor(cursor: StreamCursor | FilteredCursor): string {
+function encodeCursor(cursor: StreamCursor | FilteredCursor | EventActionsCursor): string {
   return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
 }
 

@@ -470,6 +470,29 @@ describe('pages a collector did not write itself', () => {
     expect(atlassianEventSchema.safeParse(event).success).toBe(true);
     expect(event?.attributes.context).toEqual(context);
   });
+
+  it('serves the actor and location shapes seen in the wild as given', async () => {
+    await startStandin();
+    const inputs: StandinEventInput[] = [
+      {
+        id: 'sys',
+        action: 'x',
+        time: T0,
+        actor: { id: 'confluence', name: 'Confluence', email: 'Atlassian app' },
+        location: { geo: 'EU' },
+      },
+      { id: 'tok', action: 'x', time: T0, actor: { id: '712020:a', auth: { authType: 'session', tokenName: 'cli' } } },
+      { id: 'geo', action: 'x', time: T0, location: { ip: '192.0.2.1', geo: { countryCode: 'US', regionCode: 'CA' } } },
+    ];
+    standin.addEvents(ORG, inputs);
+    const served = (await streamPage()).data;
+    expect(served.map((event) => atlassianEventSchema.safeParse(event).success)).toEqual([true, true, true]);
+    expect(served.map(({ attributes: { actor, location } }) => ({ actor, location }))).toEqual([
+      { actor: inputs[0]?.actor, location: inputs[0]?.location },
+      { actor: inputs[1]?.actor, location: undefined },
+      { actor: expect.objectContaining({ name: 'Stand-in Admin' }), location: inputs[2]?.location },
+    ]);
+  });
 });
 
 describe('other endpoints', () => {
@@ -503,13 +526,32 @@ describe('other endpoints', () => {
     expect(missing.json()).toMatchObject({ errors: [{ code: 'ADMIN-404-4' }] });
   });
 
-  it('lists every action the demo generator produces in /event-actions', async () => {
+  it('lists every action the demo generator produces in /event-actions, in one answer shaped like the real dump', async () => {
     const body = (await get('event-actions')).json() as { data: { id: string; type: string; attributes: object }[] };
     expect(body.data.map((action) => action.id).sort()).toEqual(demoEventActions.map((action) => action.id).sort());
-    expect(body.data[0]).toMatchObject({
-      type: 'event-actions',
-      attributes: { displayName: expect.any(String), groupDisplayName: expect.any(String) },
+    expect(body).toMatchObject({ links: {}, meta: null });
+    expect(body.data[0]).toStrictEqual({
+      id: 'group_created',
+      type: 'eventActions',
+      attributes: { displayName: 'Created group', groupDisplayNames: ['GROUP MANAGEMENT'] },
     });
+  });
+
+  it('pages /event-actions with eventActionsPageSize, and refuses a cursor it did not issue', async () => {
+    await standin.close();
+    await startStandin({ eventActionsPageSize: 6 });
+    type ActionsPage = { data: { id: string }[]; meta: { next: string | null }; links: { next: string | null } };
+    const pages: ActionsPage[] = [(await get('event-actions')).json() as ActionsPage];
+    for (let next = pages[0]?.meta.next; next; next = pages.at(-1)?.meta.next) {
+      const page = (await get('event-actions', { cursor: next })).json() as ActionsPage;
+      expect(pages.at(-1)?.links.next).toBe(`${standin.url}/admin/v1/orgs/${ORG}/event-actions?cursor=${next}`);
+      pages.push(page);
+    }
+    expect(pages.map((page) => page.data.length)).toEqual([6, 6, 3]);
+    expect(pages.flatMap((page) => page.data.map((action) => action.id))).toEqual(demoEventActions.map((action) => action.id));
+    expect(pages.at(-1)?.links.next).toBeNull();
+    expect((await get('event-actions', { cursor: 'not-a-cursor' })).json()).toMatchObject({ errors: [{ code: 'ADMIN-400-1' }] });
+    await expect(AtlassianStandin.start({ eventActionsPageSize: 0 })).rejects.toThrow('eventActionsPageSize');
   });
 
   it('records requests with org, endpoint, query and status', async () => {

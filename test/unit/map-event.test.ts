@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EventCategory, KNOWN_ACTIONS, resolveAction } from '../../activities/action-catalogue';
-import type { AtlassianEvent } from '../../activities/atlassian-schema';
+import { actionCatalogueFrom, EventCategory, KNOWN_ACTIONS, resolveAction } from '../../activities/action-catalogue';
+import { type AtlassianEvent, atlassianEventSchema, eventActionsSchema } from '../../activities/atlassian-schema';
 import type { DatadogLog } from '../../activities/datadog-log';
 import { datadogTag } from '../../activities/datadog-tags';
 import { mapPolledEvent, mapPolledEvents } from '../../activities/map-event';
@@ -183,11 +183,118 @@ describe('resolveAction for keys we do not know', () => {
   });
 
   it('takes the category from the catalogue display group before the key', () => {
-    const catalogue = { group_thing: { displayName: 'Thing', groupDisplayName: 'Data export' } };
+    const catalogue = { group_thing: { displayName: 'Thing', groupDisplayNames: ['Data export'] } };
     expect(resolveAction('group_thing', catalogue)).toStrictEqual({
       category: EventCategory.DataSecurity,
       displayName: 'Thing',
     });
+  });
+
+  it.each([
+    [['PRODUCTS'], EventCategory.ProductAccess],
+    [['SECURITY POLICIES', 'USER ACCESS SETTINGS'], EventCategory.ProductAccess],
+    [['SECURITY POLICIES'], 'security_policies'],
+    [['Security  policies!'], 'security_policies'],
+    [['ÉQUIPE SÉCURITÉ'], 'équipe_sécurité'],
+    [['***'], EventCategory.Other],
+    // Cut at 64 characters, which here falls on a separator: it is not kept.
+    [['ABC '.repeat(20)], 'abc_'.repeat(16).slice(0, -1)],
+  ])('display groups %j of an unknown key → %s', (groups, category) => {
+    expect(resolveAction('some_setting_changed', { some_setting_changed: { groupDisplayNames: groups } })).toStrictEqual({
+      category,
+    });
+  });
+});
+
+describe('actionCatalogueFrom and the /event-actions envelope', () => {
+  const entries = [
+    { id: 'a', type: 'eventActions', attributes: { displayName: 'A', groupDisplayNames: [' SETTINGS ', 'SETTINGS', ''] } },
+    {
+      id: 'b',
+      type: 'event-actions',
+      attributes: { displayName: 'B', groupDisplayName: 'Domains', groupDisplayNames: ['DOMAINS'] },
+    },
+    { id: 'c', type: 'eventActions', attributes: null },
+  ];
+
+  it.each([
+    ['one unpaginated answer, as in the real dump', { data: entries, links: {}, meta: null }],
+    ['a page of a paged answer', { data: entries, meta: { next: 'c2' }, links: { self: 'x', next: 'https://h/e?cursor=c2' } }],
+    ['no envelope beyond data', { data: entries }],
+  ])('reads %s', (_name, response) => {
+    expect(actionCatalogueFrom(eventActionsSchema.parse(response))).toStrictEqual({
+      a: { displayName: 'A', groupDisplayNames: ['SETTINGS'] },
+      b: { displayName: 'B', groupDisplayNames: ['Domains', 'DOMAINS'] },
+      c: {},
+    });
+  });
+});
+
+/** `golden`'s event with some attributes replaced, mapped in the golden context. */
+function mapVariant(name: string, attributes: Partial<AtlassianEvent['attributes']>): DatadogLog {
+  const golden = cases.find((each) => each.name === name);
+  if (!golden) throw new Error(`no golden case ${name}`);
+  const event = eventOf(golden);
+  const variant = atlassianEventSchema.parse({ ...event, attributes: { ...event.attributes, ...attributes } });
+  return mapPolledEvent({ kind: 'event', id: variant.id, event: variant }, GOLDEN_CONTEXT);
+}
+
+describe('actors', () => {
+  it.each([
+    ['a product by name, without email', { id: 'jira', name: 'Jira' }],
+    ['an account ID with a label for email', { id: '5b10ac8d82e05b22cc7d4ef5', email: 'Atlassian app' }],
+    ['an app named by an ARI', { id: 'ari:cloud:ecosystem::app/77' }],
+    ['no account ID', { id: '', name: 'Someone' }],
+  ])('%s is a system actor: no usr, kept under atlassian.system_actor', (_name, actor) => {
+    const log = mapVariant('group-created', { actor });
+    expect(log.usr).toBeUndefined();
+    expect(log.atlassian['actor']).toBeUndefined();
+    expect(log.atlassian['system_actor']).toStrictEqual(actor);
+  });
+
+  it.each([
+    ['a 24-digit account ID', { id: '5b10ac8d82e05b22cc7d4ef5' }],
+    ['a prefixed account ID', { id: '557058:0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6', name: 'Sam' }],
+    ['an ID of a form we do not know, with an address', { id: 'someone', email: 'someone@example.com' }],
+  ])('%s is a person: usr', (_name, actor) => {
+    const log = mapVariant('group-created', { actor });
+    expect(log.usr).toStrictEqual(actor);
+    expect(log.atlassian['actor']).toStrictEqual(actor);
+    expect(log.atlassian['system_actor']).toBeUndefined();
+  });
+
+  it("names the token by the spec's tokenLabel when both spellings are present", () => {
+    const auth = { authType: 'api-token', tokenLabel: 'ci-pipeline', tokenName: 'ci pipeline (old name)' };
+    const log = mapVariant('group-created', { actor: { id: '712020:4a5b6c7d-8e9f', auth } });
+    expect(log.atlassian['actor_auth']).toStrictEqual({ type: 'api-token', token_name: 'ci-pipeline' });
+  });
+
+  it('gives no actor_auth for an empty auth object', () => {
+    const log = mapVariant('group-created', { actor: { id: '712020:4a5b6c7d-8e9f', auth: {} } });
+    expect(log.atlassian['actor_auth']).toBeUndefined();
+  });
+});
+
+describe('location.geo', () => {
+  it.each([
+    ['EU', { continent: { code: 'EU' } }],
+    [' na ', { continent: { code: 'NA' } }],
+    ['GB-ENG', { country: { iso_code: 'GB' }, subdivision: { iso_code: 'GB-ENG' } }],
+    ['APAC', undefined],
+    ['IE', undefined],
+    [{ countryCode: 'us' }, { country: { iso_code: 'US' } }],
+    [{ countryCode: 'US', regionCode: 'us-ca' }, { country: { iso_code: 'US' }, subdivision: { iso_code: 'US-CA' } }],
+    [{ regionCode: 'US-CA' }, { country: { iso_code: 'US' }, subdivision: { iso_code: 'US-CA' } }],
+    [{ countryCode: 'FR', regionCode: 'US-CA' }, { country: { iso_code: 'FR' } }],
+    [{ regionCode: 'CA' }, undefined],
+    [{ countryCode: 'USA', regionCode: 'CA' }, undefined],
+    [42, undefined],
+    [['EU'], undefined],
+  ])('%j → network.client.geoip %j, kept as sent', (geo, geoip) => {
+    const location = { ip: '192.0.2.1', geo };
+    const log = mapVariant('group-created', { location });
+    expect(log.network).toStrictEqual({ client: { ip: '192.0.2.1', ...(geoip && { geoip }) } });
+    expect(log.atlassian['location']).toStrictEqual(location);
   });
 });
 
