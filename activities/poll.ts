@@ -237,8 +237,9 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
  * (attribute-limits.ts), so it cannot be applied to an event here; and a cut event would reach Datadog looking
  * whole, while a `malformed` one is shipped marked (`status: warn`, `atlassian.parse_error` saying why) by the
  * map as it is today. No event is silently dropped: the element keeps its ID, which the map puts in
- * `atlassian.event_id`, and its times, which date the log; with the ID Atlassian gave it, an operator can fetch
- * the whole event (`GET /admin/v1/orgs/{orgId}/events/{eventId}`).
+ * `atlassian.event_id`, and its times, which date the log; with them an operator finds the whole event in
+ * Atlassian's admin UI or with the filtered `GET /events` endpoint around that time (the by-ID endpoint is
+ * retired on 2026-12-21).
  */
 function withOversizedElementsPreviewed(page: ReadPage): ReadPage {
   const elements = page.elements.map((element) => {

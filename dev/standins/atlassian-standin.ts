@@ -33,7 +33,7 @@ import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
 import { atlassianEventSchema, type AtlassianEntity, type AtlassianEvent } from '../../activities/atlassian-schema';
-import { demoEventActions } from './demo-events';
+import { demoEventActions } from './demo-event-actions';
 import { jsonReply, listenStandin, type HttpOutcome, type StandinHttpRequest, type StandinHttpServer } from './standin-http-server';
 import { TokenBucket, type TokenBucketDecision } from './token-bucket';
 

@@ -10,7 +10,7 @@ import { ActionCatalogueCache, type ActionCatalogueCacheOptions } from '../../ac
 import { createHttpAgent } from '../../activities/http-client';
 import { mapEvents } from '../../activities/map';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
-import { demoEventActions } from '../../dev/standins/demo-events';
+import { demoEventActions } from '../../dev/standins/demo-event-actions';
 import { goldenCases } from '../support/map-golden-cases';
 
 const KEY = 'catalogue-test-key';

@@ -7,7 +7,8 @@ import {
   type StandinEventInput,
   usersContext,
 } from '../../dev/standins/atlassian-standin';
-import { demoEventActions, generateDemoEvents } from '../../dev/standins/demo-events';
+import { demoEventActions } from '../../dev/standins/demo-event-actions';
+import { generateDemoEvents } from '../../dev/standins/demo-events';
 
 const ORG = 'org-1';
 const KEY = 'key-1';
