@@ -10,6 +10,7 @@ import { pollEventsPage, type PollPageInput } from './poll';
 import { resendDeadLetters, shipLogs, type ShipLogsInput } from './ship';
 import { DeadLetterStore, type ResendDeadLettersInput } from './dead-letters';
 import { withHeartbeats } from './heartbeat-ticker';
+import { createVerifyActivities } from './verify-activities';
 
 export interface ActivityDependencies {
   atlassianBaseUrl: string;
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDependencies) {
     mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
     shipLogs: (input: ShipLogsInput) => shipLogs(ship, input),
     resendDeadLetters: (input: ResendDeadLettersInput) => resendDeadLetters(ship, input),
+    ...createVerifyActivities({ poll: { atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, datadog: http, map: { actionCatalogues, now }, ship }),
   };
 }
 

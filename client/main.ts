@@ -28,6 +28,7 @@ import {
 import { serveCodec } from './codec-server-command';
 import { connectClient, type ClientContext } from './connect';
 import { registerDatadogCommands } from './datadog-apply-command';
+import { EVENTS_MISSING_EXIT_CODE, EventsMissingError, registerVerifyCommands } from './verify-command';
 import { formatOrgList, formatStatus } from './format-status';
 import { OrgNotRunningError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runEnding, runningOrg, startOrg } from './org-control';
 
@@ -232,6 +233,7 @@ export function buildProgram(): Command {
     .action(() => serveCodec());
 
   registerDatadogCommands(program);
+  registerVerifyCommands(program, withClient);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
@@ -254,6 +256,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`error: ${err.cause?.message ?? err.message}`);
       return 2;
     }
+    // The report said what is missing already.
+    if (err instanceof EventsMissingError) return EVENTS_MISSING_EXIT_CODE;
     if (err instanceof OrgNotRunningError || err instanceof UnrecoverablePositionError) {
       console.error(`error: ${err.message}`);
       return 1;

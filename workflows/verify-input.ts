@@ -16,7 +16,8 @@ const DAY_MS = 24 * HOUR_MS;
 export const MAX_VERIFY_RANGE_MS = 31 * DAY_MS;
 
 /** Datadog index names (letters, digits, `-`, `_`, `.`), or `*` for every index the key may read. */
-const indexName = z.string().regex(/^(\*|[A-Za-z0-9][\w.-]{0,99})$/, { error: 'an index is a Datadog index name or *' });
+export const DATADOG_INDEX_NAME = /^(\*|[A-Za-z0-9][\w.-]{0,99})$/;
+const indexName = z.string().regex(DATADOG_INDEX_NAME, { error: 'an index is a Datadog index name or *' });
 const credentialRef = z.string().max(4096).refine(isCredentialRef, { error: 'not an env:NAME or file:/path reference' });
 
 /** Event time to verify: `from` inclusive, `to` exclusive (epoch ms), or the UTC day before the run starts. */

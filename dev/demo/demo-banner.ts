@@ -48,12 +48,14 @@ export function renderBanner(facts: BannerFacts): string {
   if (facts.metricsAddress) lines.push(`  Metrics          http://${facts.metricsAddress.replace(/^0\.0\.0\.0:/, 'localhost:')}/metrics`);
   if (facts.datadogIntakeUrl) lines.push(`  Datadog intake   ${facts.datadogIntakeUrl} (search source:atlassian-event-logs)`);
   const { from, to } = exampleBackfillRange(Date.now());
+  const verified = exampleVerifyRange(Date.now());
   lines.push(
     `  Try              ${client} status --org ${orgId}`,
     `                   ${client} list`,
     `                   ${client} pause --org ${orgId} --reason "trying it out"`,
     `                   ${client} resume --org ${orgId}`,
     `                   ${client} backfill --org ${orgId} --from ${from} --to ${to}`,
+    `                   ${client} verify --org ${orgId} --from ${verified.from} --to ${verified.to}`,
     "Ctrl-C stops everything cleanly; the next `npm start` resumes from the workflow's cursor, delivering nothing twice.",
     ''
   );
@@ -70,6 +72,13 @@ function exampleBackfillRange(now: number): { from: string; to: string } {
   const hour = 3_600_000;
   const to = Math.floor((now - 48 * hour) / hour) * hour;
   return { from: new Date(to - 24 * hour).toISOString(), to: new Date(to).toISOString() };
+}
+
+/** The last six whole hours: inside the demo tail's reach, so its events were delivered (or are on their way). */
+function exampleVerifyRange(now: number): { from: string; to: string } {
+  const hour = 3_600_000;
+  const to = Math.floor(now / hour) * hour;
+  return { from: new Date(to - 6 * hour).toISOString(), to: new Date(to).toISOString() };
 }
 
 /** Relative to the working directory when below it (`.data/…`), otherwise absolute. */

@@ -3,12 +3,20 @@
  * reference/datadog-logs.md §1 and §5; where Datadog's documentation is silent the choice made here is written next
  * to the code and marked "Choice:".
  *
+ * It also answers the two Logs query APIs over what it received (`POST /api/v2/logs/events/search`, paged with its
+ * cursor, and `POST /api/v2/logs/analytics/aggregate`, counts and cardinalities by time or by a numeric histogram),
+ * with the API key and an application key, and the `X-RateLimit-*` headers and 429 of Datadog's query rate limits
+ * when told a limit. Their query language is a subset of Datadog's (see `parseLogQuery`); anything outside it is
+ * refused with 400, so a client that relies on more fails loudly here rather than passing by luck. Tests and the demo
+ * delete received logs (`deleteReceived`, `POST /_standin/delete`) to stand for logs Datadog lost on its side.
+ *
  * Like the real intake, 202 means "accepted for processing", not "kept": a log whose official time lies outside
  * Datadog's window (18 h past, 2 h future) is answered 202 and then dropped, and a log over 1 MB is kept but counted
  * as truncated. That makes both of Datadog's silent behaviours observable in tests. Accepted logs can be appended to
  * an NDJSON file so the demo can show what "arrived in Datadog". Told which logs are malformed, it refuses them with
  * 400 every time, as the real intake does, so that what a client does with such a log can be tested.
  */
+import { createHash } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -41,6 +49,33 @@ export type DatadogFault = z.infer<typeof datadogFaultSchema>;
 
 /** A log as the stand-in parsed it from the request; the stand-in does not judge its attributes. */
 export type ReceivedLog = Record<string, unknown>;
+
+/**
+ * The one index of the stand-in, named as Datadog's default index. Choice: every accepted log lands in it, so a
+ * search of any other index finds nothing, as a search of the wrong index does in an account.
+ */
+export const DATADOG_STANDIN_INDEX = 'main';
+
+/**
+ * Page sizes of `POST /api/v2/logs/events/search`: 10 when not asked. Choice: at most 1000, refused above with 400, as
+ * an open-source client of the API reports Datadog doing (not in Datadog's reference).
+ */
+export const DATADOG_SEARCH_PAGE_LIMIT = { default: 10, max: 1000 } as const;
+
+/** Datadog's rate limit of the query APIs: `limit` requests per calendar-aligned period of `periodSeconds`. */
+export interface DatadogQueryRateLimit {
+  limit: number;
+  periodSeconds: number;
+}
+
+/** One request to the query APIs, as answered. */
+export interface DatadogStandinQuery {
+  api: 'search' | 'aggregate';
+  /** As in `requests`; no fault stands in front of the query APIs, so they always answer. */
+  status: number | null;
+  /** Stand-in clock, epoch ms. */
+  at: number;
+}
 
 export interface DatadogStandinRequest {
   /** null when a fault reset the connection or left it hanging. */
@@ -76,6 +111,17 @@ export interface DatadogStandinOptions {
    * @default undefined (no log is refused for what it holds)
    */
   malformedLogs?: MalformedLogs;
+  /**
+   * Keys accepted in `DD-APPLICATION-KEY` by the query APIs, which also need an accepted `DD-API-KEY`; the intake
+   * needs none.
+   * @default [] (every query is refused)
+   */
+  applicationKeys?: string[];
+  /**
+   * Rate limit of the two query APIs together; its `X-RateLimit-*` headers go with every query answer.
+   * @default undefined (no limit, no headers)
+   */
+  queryRateLimit?: DatadogQueryRateLimit;
 }
 
 /**
@@ -104,6 +150,71 @@ const controlFaultBodySchema = z.object({ fault: datadogFaultSchema, times: z.nu
 const controlOutageBodySchema = z.object({ fault: datadogFaultSchema, durationMs: z.number().int().min(1) });
 const controlKeysBodySchema = z.object({ apiKeys: z.array(z.string().min(1)).min(1) });
 const controlMalformedBodySchema = z.object({ eventIds: z.array(z.string().min(1)) });
+const controlDeleteBodySchema = z.object({ eventIds: z.array(z.string().min(1)).min(1) });
+
+/**
+ * A time of a query's `filter`: ISO-8601, epoch ms (a number or digits), `now`, or `now-<n><s|m|h|d>`, the forms
+ * Datadog's documentation shows.
+ */
+const queryTimeSchema = z.union([z.number().int(), z.string().min(1)]);
+const queryFilterSchema = z
+  .object({
+    query: z.string().default('*'),
+    from: queryTimeSchema.default('now-15m'),
+    to: queryTimeSchema.default('now'),
+    indexes: z.array(z.string().min(1)).min(1).default(['*']),
+  })
+  .prefault({});
+const searchBodySchema = z.object({
+  filter: queryFilterSchema,
+  page: z
+    .object({
+      limit: z.number().int().min(1).max(DATADOG_SEARCH_PAGE_LIMIT.max).default(DATADOG_SEARCH_PAGE_LIMIT.default),
+      cursor: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  sort: z.enum(['timestamp', '-timestamp']).default('-timestamp'),
+});
+/** `interval` of a timeseries compute: `30s`, `5m`, `1h`, `1d`. */
+const INTERVAL = /^(\d+)(s|m|h|d)$/;
+const computeSchema = z
+  .object({
+    aggregation: z.enum(['count', 'cardinality']),
+    metric: z.string().regex(/^@[\w.-]+$/).optional(),
+    type: z.enum(['total', 'timeseries']).default('total'),
+    interval: z.string().regex(INTERVAL).optional(),
+  })
+  .refine((compute) => compute.aggregation !== 'cardinality' || compute.metric !== undefined, {
+    error: 'a cardinality needs a metric (an @attribute)',
+  })
+  .refine((compute) => compute.type !== 'timeseries' || compute.interval !== undefined, {
+    error: 'a timeseries needs an interval such as 1h',
+  });
+const aggregateBodySchema = z.object({
+  compute: z.array(computeSchema).min(1).max(10).default([{ aggregation: 'count', type: 'total' }]),
+  filter: queryFilterSchema,
+  // Choice: only histogram groups (numeric facets) are answered; a terms group is refused rather than faked.
+  group_by: z
+    .array(
+      z.object({
+        facet: z.string().regex(/^@[\w.-]+$/),
+        histogram: z.object({ interval: z.number().positive(), min: z.number(), max: z.number() }),
+      })
+    )
+    .max(1)
+    .optional(),
+});
+/** The search cursor: where the next page starts, and which search it belongs to. */
+const searchCursorSchema = z.object({ offset: z.number().int().min(0), search: z.string() });
+
+/** Fields of a log that Datadog keeps as reserved attributes rather than under `attributes`. */
+const RESERVED_LOG_FIELDS = new Set(['ddsource', 'ddtags', 'hostname', 'service', 'status', 'message', 'timestamp']);
+
+/** What the stand-in knows of an accepted log beyond its body: its Datadog ID and its official time. */
+interface LogRecord {
+  readonly id: string;
+  readonly time: number;
+}
 
 export class DatadogStandin {
   /** The full intake URL, `http://127.0.0.1:<port>/api/v2/logs`. */
@@ -111,8 +222,14 @@ export class DatadogStandin {
   /** `http://127.0.0.1:<port>`, where the `/_standin/` control endpoints live. */
   readonly origin: string;
   readonly requests: DatadogStandinRequest[] = [];
+  /** Every request to the query APIs, in arrival order. */
+  readonly queries: DatadogStandinQuery[] = [];
 
   private readonly receivedLogs: ReceivedLog[] = [];
+  private readonly records = new WeakMap<ReceivedLog, LogRecord>();
+  private nextLogNumber = 1;
+  private applicationKeys: Set<string>;
+  private queryWindow = { start: 0, used: 0 };
   private readonly droppedLogs: ReceivedLog[] = [];
   private truncated = 0;
   private apiKeys: Set<string>;
@@ -131,6 +248,7 @@ export class DatadogStandin {
     this.url = `${server.origin}/api/v2/logs`;
     this.now = options.now ?? Date.now;
     this.apiKeys = new Set(options.apiKeys);
+    this.applicationKeys = new Set(options.applicationKeys ?? []);
     this.setMalformedLogs(options.malformedLogs);
   }
 
@@ -174,6 +292,23 @@ export class DatadogStandin {
   /** Replaces the accepted keys: a key no longer listed gets 403 from the next request on. */
   setApiKeys(apiKeys: string[]): void {
     this.apiKeys = new Set(apiKeys);
+  }
+
+  /** Replaces the application keys the query APIs accept, from the next request on. */
+  setApplicationKeys(applicationKeys: string[]): void {
+    this.applicationKeys = new Set(applicationKeys);
+  }
+
+  /**
+   * Removes the received logs `predicate` holds for, as if Datadog had lost them (retention, an exclusion filter):
+   * the query APIs no longer find them. Choice: the NDJSON file keeps them, being the record of what arrived.
+   * @returns how many were removed
+   */
+  deleteReceived(predicate: (log: ReceivedLog) => boolean): number {
+    const kept = this.receivedLogs.filter((log) => !predicate(log));
+    const deleted = this.receivedLogs.length - kept.length;
+    this.receivedLogs.splice(0, this.receivedLogs.length, ...kept);
+    return deleted;
   }
 
   /** Replaces which logs are refused as malformed, from the next request on; undefined refuses none. */
@@ -233,6 +368,13 @@ export class DatadogStandin {
 
   private async handle(request: StandinHttpRequest): Promise<HttpOutcome> {
     if (request.url.pathname.startsWith('/_standin/')) return this.handleControl(request);
+    const queryApi = QUERY_APIS[request.url.pathname];
+    if (queryApi) {
+      if (request.method !== 'POST') return intakeError(405);
+      const outcome = this.query(queryApi, request);
+      this.queries.push({ api: queryApi, status: outcome.kind === 'reply' ? outcome.status : null, at: this.now() });
+      return outcome;
+    }
     if (request.url.pathname !== '/api/v2/logs') return intakeError(404);
     if (request.method !== 'POST') return intakeError(405);
     const { outcome, entries } = await this.intake(request);
@@ -297,6 +439,10 @@ export class DatadogStandin {
       accepted.push(log);
     }
     await this.appendNdjson(accepted);
+    for (const log of accepted) {
+      // Datadog's log IDs are opaque; these only need to be unique and stable.
+      this.records.set(log, { id: `AQAAAZ${String(this.nextLogNumber++).padStart(12, '0')}`, time: officialTime(log, receivedAt) });
+    }
     this.receivedLogs.push(...accepted);
     return { outcome: jsonReply(202, {}), entries: logs.length };
   }
@@ -323,11 +469,117 @@ export class DatadogStandin {
     return queued.fault;
   }
 
+  /** A request to one of the query APIs: keys first, then the rate limit, then the body. */
+  private query(api: QueryApi, request: StandinHttpRequest): HttpOutcome {
+    const apiKey = request.headers['dd-api-key'];
+    const applicationKey = request.headers['dd-application-key'];
+    // Choice: 403 for a missing key as for a wrong one, as Datadog's v2 APIs answer both.
+    if (typeof apiKey !== 'string' || !this.apiKeys.has(apiKey)) return queryError(403, 'Forbidden');
+    if (typeof applicationKey !== 'string' || !this.applicationKeys.has(applicationKey)) return queryError(403, 'Forbidden');
+    const { headers, exceeded } = this.countQueryRequest();
+    if (exceeded) return queryError(429, 'Too many requests', headers);
+
+    let body: unknown;
+    try {
+      body = request.body.length === 0 ? {} : JSON.parse(request.body.toString('utf8'));
+    } catch {
+      return queryError(400, 'body is not valid JSON', headers);
+    }
+    try {
+      const answer = api === 'search' ? this.search(body) : this.aggregate(body);
+      return jsonReply(200, answer, headers);
+    } catch (error) {
+      if (error instanceof z.ZodError) return queryError(400, z.prettifyError(error).replace(/\s*\n\s*/g, ' '), headers);
+      if (error instanceof LogQueryError) return queryError(400, error.message, headers);
+      throw error;
+    }
+  }
+
+  /** Counts a query request against the rate limit's current period; the headers describe the period after it. */
+  private countQueryRequest(): { headers: Record<string, string>; exceeded: boolean } {
+    const limit = this.options.queryRateLimit;
+    if (!limit) return { headers: {}, exceeded: false };
+    const periodMs = limit.periodSeconds * 1000;
+    const now = this.now();
+    const start = Math.floor(now / periodMs) * periodMs;
+    if (this.queryWindow.start !== start) this.queryWindow = { start, used: 0 };
+    this.queryWindow.used += 1;
+    const headers = {
+      'x-ratelimit-limit': String(limit.limit),
+      'x-ratelimit-period': String(limit.periodSeconds),
+      'x-ratelimit-remaining': String(Math.max(0, limit.limit - this.queryWindow.used)),
+      // Datadog's reset is the number of seconds until the period ends (reference: API rate limits).
+      'x-ratelimit-reset': String(Math.max(1, Math.ceil((start + periodMs - now) / 1000))),
+      'x-ratelimit-name': 'logs_query',
+    };
+    return { headers, exceeded: this.queryWindow.used > limit.limit };
+  }
+
+  /** The received logs a query's `filter` selects, in time order (arrival order among equal times). */
+  private selected(filter: z.output<typeof queryFilterSchema>): { log: ReceivedLog; record: LogRecord }[] {
+    const now = this.now();
+    const from = parseQueryTime(filter.from, now, 'from');
+    const to = parseQueryTime(filter.to, now, 'to');
+    const matches = parseLogQuery(filter.query);
+    const searchesStandinIndex = filter.indexes.some((index) => index === '*' || index === DATADOG_STANDIN_INDEX);
+    if (!searchesStandinIndex) return [];
+    return this.receivedLogs
+      .map((log) => ({ log, record: this.records.get(log)! }))
+      .filter(({ log, record }) => record.time >= from && record.time < to && matches(log))
+      .sort((a, b) => a.record.time - b.record.time);
+  }
+
+  private search(raw: unknown): unknown {
+    const body = searchBodySchema.parse(raw);
+    // A cursor belongs to one search: the same filter and sort.
+    const search = createHash('sha256').update(JSON.stringify([body.filter, body.sort])).digest('hex').slice(0, 16);
+    let offset = 0;
+    if (body.page.cursor !== undefined) {
+      const cursor = decodeSearchCursor(body.page.cursor);
+      if (cursor?.search !== search) throw new LogQueryError('page.cursor does not belong to this search');
+      offset = cursor.offset;
+    }
+    const hits = this.selected(body.filter);
+    if (body.sort === '-timestamp') hits.reverse();
+    const page = hits.slice(offset, offset + body.page.limit);
+    const next = offset + page.length < hits.length ? encodeSearchCursor({ offset: offset + page.length, search }) : undefined;
+    return {
+      data: page.map(({ log, record }) => searchHit(log, record)),
+      meta: { status: 'done', elapsed: 0, ...(next && { page: { after: next } }) },
+      links: next ? { next: `${this.origin}/api/v2/logs/events?page[cursor]=${next}` } : {},
+    };
+  }
+
+  private aggregate(raw: unknown): unknown {
+    const body = aggregateBodySchema.parse(raw);
+    const selected = this.selected(body.filter);
+    const groupBy = body.group_by?.[0];
+    const groups = new Map<number | undefined, typeof selected>();
+    if (groupBy === undefined) {
+      groups.set(undefined, selected);
+    } else {
+      const { interval, min, max } = groupBy.histogram;
+      for (const hit of selected) {
+        const value = attributeAt(hit.log, groupBy.facet.slice(1));
+        if (typeof value !== 'number' || value < min || value > max) continue;
+        const key = min + Math.floor((value - min) / interval) * interval;
+        groups.set(key, [...(groups.get(key) ?? []), hit]);
+      }
+    }
+    const buckets = [...groups.entries()]
+      .sort(([a], [b]) => (a ?? 0) - (b ?? 0))
+      .map(([key, hits]) => ({
+        by: groupBy === undefined ? {} : { [groupBy.facet]: key },
+        computes: Object.fromEntries(body.compute.map((compute, index) => [`c${index}`, computeOver(compute, hits)])),
+      }));
+    return { data: { buckets }, meta: { status: 'done', elapsed: 0 } };
+  }
+
   private async handleControl(request: StandinHttpRequest): Promise<HttpOutcome> {
     const { pathname } = request.url;
     if (request.method === 'GET' && pathname === '/_standin/stats') return jsonReply(200, this.stats());
     if (request.method === 'GET' && pathname === '/_standin/logs') return jsonReply(200, { data: this.receivedLogs });
-    const posts = ['/_standin/faults', '/_standin/outage', '/_standin/keys', '/_standin/malformed'];
+    const posts = ['/_standin/faults', '/_standin/outage', '/_standin/keys', '/_standin/malformed', '/_standin/delete'];
     if (request.method === 'POST' && posts.includes(pathname)) {
       try {
         const body: unknown = JSON.parse(request.body.toString('utf8'));
@@ -341,6 +593,11 @@ export class DatadogStandin {
           const until = this.now() + durationMs;
           this.startOutage(fault, until);
           return jsonReply(200, { until: new Date(until).toISOString() });
+        }
+        if (pathname === '/_standin/delete') {
+          const eventIds = new Set(controlDeleteBodySchema.parse(body).eventIds);
+          const deleted = this.deleteReceived((log) => eventIds.has(eventIdOf(log) ?? ''));
+          return jsonReply(200, { deleted });
         }
         if (pathname === '/_standin/malformed') {
           const { eventIds } = controlMalformedBodySchema.parse(body);
@@ -357,6 +614,171 @@ export class DatadogStandin {
     }
     return jsonReply(404, { error: `no control endpoint ${request.method} ${pathname}` });
   }
+}
+
+type QueryApi = 'search' | 'aggregate';
+const QUERY_APIS: Partial<Record<string, QueryApi>> = {
+  '/api/v2/logs/events/search': 'search',
+  '/api/v2/logs/analytics/aggregate': 'aggregate',
+};
+
+/** A query the stand-in cannot answer: outside its subset of the search syntax, or a bad time or cursor. */
+export class LogQueryError extends Error {
+  override readonly name = 'LogQueryError';
+}
+
+type LogPredicate = (log: ReceivedLog) => boolean;
+
+/** One term: `[-][@]key:value`, the value a `[low TO high]` range, or a word standing alone (refused). */
+const QUERY_TERM = /(-?)(@?)([\w.-]+):(\[[^\]]*\]|\S+)|(\S+)/g;
+const RANGE_VALUE = /^\[\s*(\S+)\s+TO\s+(\S+)\s*\]$/;
+
+/**
+ * The subset of Datadog's log search syntax the stand-in answers: terms separated by spaces, every one of which must
+ * hold (Datadog's implicit AND); `-` before a term negates it; `*` alone matches every log.
+ * - `source:`, `service:`, `status:`, `host:` match those reserved attributes; any other `key:value` matches a tag
+ *   of `ddtags` (case-insensitive, as Datadog lowercases tags); the value `*` matches any value of the key.
+ * - `@path:value` matches an attribute by its dotted path, `@path:*` any value, and `@path:[low TO high]` a number
+ *   within the bounds, both included (`*` leaves a bound open).
+ * Choice: free text, OR, parentheses and wildcards inside values are refused (LogQueryError) rather than guessed.
+ */
+export function parseLogQuery(query: string): LogPredicate {
+  const predicates: LogPredicate[] = [];
+  for (const match of query.matchAll(QUERY_TERM)) {
+    const [, negated, attribute, key, value, word] = match;
+    if (word !== undefined) {
+      if (word === '*') continue;
+      throw new LogQueryError(`the stand-in answers key:value terms only, not "${word.slice(0, 40)}"`);
+    }
+    const predicate = attribute ? attributeTerm(key!, value!) : tagTerm(key!, value!);
+    predicates.push(negated ? (log) => !predicate(log) : predicate);
+  }
+  return (log) => predicates.every((predicate) => predicate(log));
+}
+
+const RESERVED_TAG_KEYS: Record<string, string> = { source: 'ddsource', service: 'service', status: 'status', host: 'hostname' };
+
+function tagTerm(key: string, value: string): LogPredicate {
+  const wanted = value.toLowerCase();
+  const reserved = RESERVED_TAG_KEYS[key.toLowerCase()];
+  if (reserved !== undefined) {
+    return (log) => typeof log[reserved] === 'string' && (wanted === '*' || (log[reserved] as string).toLowerCase() === wanted);
+  }
+  const prefix = `${key.toLowerCase()}:`;
+  return (log) => tagsOf(log).some((tag) => tag.startsWith(prefix) && (wanted === '*' || tag === `${prefix}${wanted}`));
+}
+
+function attributeTerm(path: string, value: string): LogPredicate {
+  const range = RANGE_VALUE.exec(value);
+  if (range) {
+    const bound = (text: string, open: number) => {
+      if (text === '*') return open;
+      const number = Number(text);
+      if (!Number.isFinite(number)) throw new LogQueryError(`@${path}: range bounds must be numbers or *, not "${text.slice(0, 40)}"`);
+      return number;
+    };
+    const low = bound(range[1]!, -Infinity);
+    const high = bound(range[2]!, Infinity);
+    return (log) => {
+      const actual = attributeAt(log, path);
+      return typeof actual === 'number' && actual >= low && actual <= high;
+    };
+  }
+  if (value.startsWith('[')) throw new LogQueryError(`@${path}: a range is written [low TO high]`);
+  return (log) => {
+    const actual = attributeAt(log, path);
+    if (actual === undefined || actual === null || typeof actual === 'object') return false;
+    return value === '*' || String(actual) === value;
+  };
+}
+
+/** The value at a dotted path of the log (`atlassian.event_id`), or undefined. */
+function attributeAt(log: ReceivedLog, path: string): unknown {
+  let value: unknown = log;
+  for (const part of path.split('.')) {
+    if (!isPlainObject(value)) return undefined;
+    value = value[part];
+  }
+  return value;
+}
+
+/** The log's tags as Datadog lists them: those of `ddtags`, lowercased, and its source. */
+function tagsOf(log: ReceivedLog): string[] {
+  const ddtags = typeof log['ddtags'] === 'string' ? log['ddtags'].split(',') : [];
+  const tags = ddtags.map((tag) => tag.trim().toLowerCase()).filter((tag) => tag !== '');
+  return typeof log['ddsource'] === 'string' ? [...tags, `source:${log['ddsource'].toLowerCase()}`] : tags;
+}
+
+const TIME_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A `filter.from`/`filter.to`: epoch ms, digits, ISO-8601, `now` or `now-<n><unit>`. */
+function parseQueryTime(value: number | string, now: number, field: 'from' | 'to'): number {
+  if (typeof value === 'number') return value;
+  if (/^\d+$/.test(value)) return Number(value);
+  if (value === 'now') return now;
+  const relative = /^now-(\d+)(s|m|h|d)$/.exec(value);
+  if (relative) return now - Number(relative[1]) * TIME_UNIT_MS[relative[2]!]!;
+  const parsed = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(parsed)) throw new LogQueryError(`filter.${field} must be epoch ms, ISO-8601, now or now-<n><s|m|h|d>`);
+  return parsed;
+}
+
+function intervalMs(interval: string): number {
+  const [, count, unit] = INTERVAL.exec(interval)!;
+  return Number(count) * TIME_UNIT_MS[unit!]!;
+}
+
+/** One compute over a bucket's logs: a number for a total, `[{time, value}]` (non-empty time buckets only) for a timeseries. */
+function computeOver(compute: z.output<typeof computeSchema>, hits: readonly { log: ReceivedLog; record: LogRecord }[]): unknown {
+  const valueOf = (logs: readonly ReceivedLog[]) => {
+    if (compute.aggregation === 'count') return logs.length;
+    const path = compute.metric!.slice(1);
+    return new Set(logs.map((log) => attributeAt(log, path)).filter((value) => value !== undefined).map((value) => JSON.stringify(value))).size;
+  };
+  if (compute.type === 'total') return valueOf(hits.map((hit) => hit.log));
+  const size = intervalMs(compute.interval!);
+  const series = new Map<number, ReceivedLog[]>();
+  for (const { log, record } of hits) {
+    const start = Math.floor(record.time / size) * size;
+    series.set(start, [...(series.get(start) ?? []), log]);
+  }
+  return [...series.entries()].sort(([a], [b]) => a - b).map(([start, logs]) => ({ time: new Date(start).toISOString(), value: valueOf(logs) }));
+}
+
+/** A log as the search API returns it: reserved attributes at the top, the rest under `attributes`. */
+function searchHit(log: ReceivedLog, record: LogRecord): unknown {
+  const attributes = Object.fromEntries(Object.entries(log).filter(([key]) => !RESERVED_LOG_FIELDS.has(key)));
+  return {
+    id: record.id,
+    type: 'log',
+    attributes: {
+      timestamp: new Date(record.time).toISOString(),
+      ...(typeof log['hostname'] === 'string' && { host: log['hostname'] }),
+      service: log['service'],
+      status: log['status'],
+      message: log['message'],
+      tags: tagsOf(log),
+      attributes,
+    },
+  };
+}
+
+function encodeSearchCursor(cursor: z.input<typeof searchCursorSchema>): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+function decodeSearchCursor(raw: string): z.output<typeof searchCursorSchema> | undefined {
+  try {
+    const parsed = searchCursorSchema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Error body of Datadog's query APIs: `{errors: ["…"]}`. */
+function queryError(status: number, message: string, headers: Record<string, string> = {}): HttpOutcome {
+  return jsonReply(status, { errors: [message] }, headers);
 }
 
 /** Decompresses per `Content-Encoding` and enforces the 5 MB uncompressed limit without inflating past it. */

@@ -3,9 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { request } from 'undici';
-import { DATADOG_INTAKE_LIMITS, DatadogStandin, type DatadogStandinOptions } from '../../dev/standins/datadog-standin';
+import {
+  DATADOG_INTAKE_LIMITS,
+  DATADOG_SEARCH_PAGE_LIMIT,
+  DATADOG_STANDIN_INDEX,
+  DatadogStandin,
+  parseLogQuery,
+  type DatadogStandinOptions,
+} from '../../dev/standins/datadog-standin';
 
 const KEY = 'dd-key-1';
+const APP_KEY = 'dd-app-key-1';
 const NOW = Date.parse('2026-01-01T12:00:00.000Z');
 const HOUR = 3_600_000;
 
@@ -335,5 +343,196 @@ describe('Datadog logs intake stand-in', () => {
       });
       expect(await control('GET', 'logs')).toEqual({ status: 200, body: { data: [log('a')] } });
     });
+  });
+});
+
+describe('Logs query APIs over what was received', () => {
+  const HOUR_START = Date.parse('2026-01-01T09:00:00.000Z');
+  const at = (hours: number, minutes = 0) => HOUR_START + hours * HOUR + minutes * 60_000;
+  /** A log dated at its event's time, or re-dated at ingest as the ship activity does. */
+  const orgLog = (eventId: string, time: number, extra: Record<string, unknown> = {}) =>
+    log(eventId, { ddtags: 'org_id:org-1,collection_origin:tail', timestamp: time, ...extra });
+  const redatedLog = (eventId: string, eventTime: number) =>
+    log(eventId, {
+      ddtags: 'org_id:org-1,collection_origin:backfill,redated:true',
+      timestamp: NOW - 60_000,
+      atlassian: { event_id: eventId, org_id: 'org-1', redated: { original_timestamp: eventTime, reason: 'older-than-18h' } },
+    });
+
+  async function query(api: 'search' | 'aggregate', body: unknown, keys: { api?: string; app?: string } = { api: KEY, app: APP_KEY }) {
+    const path = api === 'search' ? '/api/v2/logs/events/search' : '/api/v2/logs/analytics/aggregate';
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (keys.api) headers['dd-api-key'] = keys.api;
+    if (keys.app) headers['dd-application-key'] = keys.app;
+    const response = await request(`${standin.origin}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    return { status: response.statusCode, headers: response.headers, json: (await response.body.json()) as Record<string, any> };
+  }
+  const search = (filter: Record<string, unknown>, page: Record<string, unknown> = {}, sort = 'timestamp') =>
+    query('search', { filter: { from: '0', to: 'now', ...filter }, page, sort });
+  const eventIdsOf = (answer: { json: Record<string, any> }) =>
+    (answer.json['data'] as Array<{ attributes: { attributes: { atlassian: { event_id: string } } } }>).map((hit) => hit.attributes.attributes.atlassian.event_id);
+
+  beforeEach(async () => {
+    await startStandin({ applicationKeys: [APP_KEY] });
+    expect(
+      (
+        await send([
+          orgLog('a', at(0, 5)),
+          orgLog('b', at(0, 50)),
+          orgLog('c', at(1, 10)),
+          orgLog('c', at(1, 10)),
+          log('other-org', { ddtags: 'org_id:org-2', timestamp: at(0, 20) }),
+          redatedLog('old-1', at(-30)),
+          redatedLog('old-2', at(-30, 30)),
+        ])
+      ).status
+    ).toBe(202);
+  });
+
+  it('answers only with the API key and an application key, 403 otherwise', async () => {
+    expect((await query('search', {}, { api: KEY })).status).toBe(403);
+    expect((await query('search', {}, { api: KEY, app: 'wrong' })).status).toBe(403);
+    expect((await query('aggregate', {}, { api: 'wrong', app: APP_KEY })).status).toBe(403);
+    const refused = await query('search', {}, { app: APP_KEY });
+    expect(refused).toMatchObject({ status: 403, json: { errors: ['Forbidden'] } });
+    standin.setApplicationKeys(['rotated-app-key']);
+    expect((await query('search', {}, { api: KEY, app: APP_KEY })).status).toBe(403);
+    expect((await query('search', {}, { api: KEY, app: 'rotated-app-key' })).status).toBe(200);
+    expect(standin.queries.map((q) => q.status)).toEqual([403, 403, 403, 403, 403, 200]);
+  });
+
+  it('searches by source, tag, negation, attribute and numeric range, within the time range, in time order', async () => {
+    expect(eventIdsOf(await search({ query: 'source:atlassian-event-logs org_id:org-1 -redated:true' }))).toEqual(['a', 'b', 'c', 'c']);
+    expect(eventIdsOf(await search({ query: 'org_id:ORG-1 -redated:true', from: String(at(0, 30)), to: String(at(1)) }))).toEqual(['b']);
+    expect(eventIdsOf(await search({ query: `redated:true @atlassian.redated.original_timestamp:[${at(-30)} TO ${at(-30, 29)}]` }))).toEqual(['old-1']);
+    expect(eventIdsOf(await search({ query: '@atlassian.event_id:c' }))).toEqual(['c', 'c']);
+    expect(eventIdsOf(await search({ query: 'org_id:* -org_id:org-1' }))).toEqual(['other-org']);
+    expect(eventIdsOf(await search({ query: 'source:nginx' }))).toEqual([]);
+    // ISO times and `now-…` too.
+    expect(eventIdsOf(await search({ query: '*', from: new Date(at(1)).toISOString(), to: 'now' }))).toEqual(['c', 'c', 'old-1', 'old-2']);
+    expect(eventIdsOf(await search({ query: '-redated:true', from: 'now-1h' }))).toEqual([]);
+  });
+
+  it('returns logs as Datadog does: reserved attributes on top, tags as a list, the rest under attributes', async () => {
+    const answer = await search({ query: '@atlassian.event_id:a' });
+    expect(answer.json['data']).toEqual([
+      {
+        id: expect.stringMatching(/^AQAAA/),
+        type: 'log',
+        attributes: {
+          timestamp: new Date(at(0, 5)).toISOString(),
+          service: 'atlassian-event-logs',
+          message: 'event a',
+          tags: ['org_id:org-1', 'collection_origin:tail', 'source:atlassian-event-logs'],
+          attributes: { atlassian: { event_id: 'a', org_id: 'org-1' } },
+        },
+      },
+    ]);
+    expect(answer.json['meta']).toEqual({ status: 'done', elapsed: 0 });
+  });
+
+  it('pages with its cursor, which belongs to one search', async () => {
+    const first = await search({ query: 'org_id:org-1' }, { limit: 2 });
+    expect(eventIdsOf(first)).toEqual(['a', 'b']);
+    const after = first.json['meta'].page.after as string;
+    expect(first.json['links'].next).toContain(after);
+    const second = await search({ query: 'org_id:org-1' }, { limit: 2, cursor: after });
+    expect(eventIdsOf(second)).toEqual(['c', 'c']);
+    // The re-dated logs are dated at their ingest, a minute ago.
+    const third = await search({ query: 'org_id:org-1' }, { limit: 2, cursor: second.json['meta'].page.after });
+    expect(eventIdsOf(third)).toEqual(['old-1', 'old-2']);
+    expect(third.json['meta'].page).toBeUndefined();
+    expect((await search({ query: 'org_id:org-2' }, { limit: 2, cursor: after })).status).toBe(400);
+    // Newest first by default, as Datadog sorts.
+    expect(eventIdsOf(await query('search', { filter: { from: '0', query: '-redated:true org_id:org-1' } }))).toEqual(['c', 'c', 'b', 'a']);
+  });
+
+  it('finds nothing in an index other than its own, main', async () => {
+    expect(eventIdsOf(await search({ query: 'org_id:org-1', indexes: [DATADOG_STANDIN_INDEX] }))).toHaveLength(6);
+    expect(eventIdsOf(await search({ query: 'org_id:org-1', indexes: ['archive'] }))).toEqual([]);
+  });
+
+  it('refuses what its query subset and schemas do not cover, with 400', async () => {
+    for (const unsupported of ['free text', 'org_id:org-1 OR org_id:org-2', '@atlassian.event_id:[a TO b]', '@x:[1 2]']) {
+      const answer = await search({ query: unsupported });
+      expect([unsupported, answer.status]).toEqual([unsupported, 400]);
+      expect(answer.json['errors']).toHaveLength(1);
+    }
+    expect((await search({ query: '*', from: 'yesterday' })).status).toBe(400);
+    expect((await search({ query: '*' }, { limit: DATADOG_SEARCH_PAGE_LIMIT.max + 1 })).status).toBe(400);
+    expect((await query('aggregate', { compute: [{ aggregation: 'cardinality' }] })).status).toBe(400);
+    expect((await query('aggregate', { group_by: [{ facet: '@evt.name' }] })).status).toBe(400);
+    expect(() => parseLogQuery('(a:b)')).toThrow('key:value terms only');
+  });
+
+  it('aggregates counts and cardinalities per hour of Datadog time', async () => {
+    const answer = await query('aggregate', {
+      compute: [
+        { aggregation: 'count', type: 'timeseries', interval: '1h' },
+        { aggregation: 'cardinality', metric: '@atlassian.event_id', type: 'timeseries', interval: '1h' },
+        { aggregation: 'count' },
+      ],
+      filter: { query: 'org_id:org-1 -redated:true', from: String(at(0)), to: String(at(2)) },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.json['data']).toEqual({
+      buckets: [
+        {
+          by: {},
+          computes: {
+            c0: [
+              { time: new Date(at(0)).toISOString(), value: 2 },
+              { time: new Date(at(1)).toISOString(), value: 2 },
+            ],
+            c1: [
+              { time: new Date(at(0)).toISOString(), value: 2 },
+              { time: new Date(at(1)).toISOString(), value: 1 },
+            ],
+            c2: 4,
+          },
+        },
+      ],
+    });
+    const nothing = await query('aggregate', { filter: { query: 'org_id:org-9', from: '0' } });
+    expect(nothing.json['data']).toEqual({ buckets: [{ by: {}, computes: { c0: 0 } }] });
+  });
+
+  it('aggregates by a numeric histogram: re-dated logs per hour of their event time', async () => {
+    const answer = await query('aggregate', {
+      compute: [{ aggregation: 'count' }, { aggregation: 'cardinality', metric: '@atlassian.event_id' }],
+      filter: { query: 'redated:true', from: String(at(-31)), to: 'now' },
+      group_by: [{ facet: '@atlassian.redated.original_timestamp', histogram: { interval: HOUR, min: at(-31), max: at(-29) - 1 } }],
+    });
+    expect(answer.json['data']).toEqual({ buckets: [{ by: { '@atlassian.redated.original_timestamp': at(-30) }, computes: { c0: 2, c1: 2 } }] });
+  });
+
+  it("sends Datadog's X-RateLimit headers and answers 429 once a period's budget is spent", async () => {
+    await standin.close();
+    let now = Date.parse('2026-01-01T12:00:10.000Z');
+    await startStandin({ applicationKeys: [APP_KEY], queryRateLimit: { limit: 2, periodSeconds: 60 }, now: () => now });
+    const first = await query('search', {});
+    expect(first.status).toBe(200);
+    expect(first.headers).toMatchObject({ 'x-ratelimit-limit': '2', 'x-ratelimit-period': '60', 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '50', 'x-ratelimit-name': 'logs_query' });
+    expect((await query('aggregate', {})).headers['x-ratelimit-remaining']).toBe('0');
+    const limited = await query('search', {});
+    expect(limited).toMatchObject({ status: 429, json: { errors: ['Too many requests'] } });
+    expect(limited.headers['x-ratelimit-reset']).toBe('50');
+    now += 50_000;
+    expect((await query('search', {})).status).toBe(200);
+  });
+
+  it('forgets deleted logs, in code and over its control endpoint', async () => {
+    expect(standin.deleteReceived((received) => (received['atlassian'] as { event_id: string }).event_id === 'a')).toBe(1);
+    const response = await request(`${standin.origin}/_standin/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ eventIds: ['c', 'unknown'] }),
+    });
+    expect(await response.body.json()).toEqual({ deleted: 2 });
+    expect(eventIdsOf(await search({ query: 'org_id:org-1 -redated:true' }))).toEqual(['b']);
+    expect(standin.receivedEventIds()).toEqual(['b', 'other-org', 'old-1', 'old-2']);
+    const refused = await request(`${standin.origin}/_standin/delete`, { method: 'POST', body: JSON.stringify({ eventIds: [] }) });
+    expect(refused.statusCode).toBe(400);
+    await refused.body.dump();
   });
 });
