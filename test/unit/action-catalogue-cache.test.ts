@@ -5,13 +5,13 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { ActionCatalogueCache, type ActionCatalogueCacheOptions } from '../../activities/action-catalogue-cache';
 import { createHttpAgent } from '../../activities/http-client';
 import { mapEvents } from '../../activities/map';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 import { demoEventActions } from '../../dev/standins/demo-event-actions';
 import { goldenCases } from '../support/map-golden-cases';
+import { activityEnvironment } from '../support/activity-environment';
 
 const KEY = 'catalogue-test-key';
 const credential = { ref: 'env:ATLASSIAN_API_KEY', version: 1 };
@@ -38,7 +38,7 @@ function cache(options: Partial<ActionCatalogueCacheOptions> & Pick<ActionCatalo
 }
 
 /** The cache logs through the activity context, so it runs inside a mock one, as in the map activity. */
-const within = <T>(work: () => Promise<T>, activity = new MockActivityEnvironment()) => activity.run(work) as Promise<T>;
+const within = <T>(work: () => Promise<T>, activity = activityEnvironment()) => activity.run(work) as Promise<T>;
 
 describe('fetching and caching', () => {
   test('fetches once per org within the TTL, then again after it', async () => {
@@ -133,7 +133,7 @@ const mapInput = { orgId: 'org-slow', origin: 'tail' as const, events: [golden.p
 const BUILT_IN_MESSAGE = 'Ada Lovelace added bob@example.com to group site-admins';
 
 /** One map activity, as the worker runs it. */
-function runMap(catalogues: ActionCatalogueCache, activity = new MockActivityEnvironment()) {
+function runMap(catalogues: ActionCatalogueCache, activity = activityEnvironment()) {
   return within(() => mapEvents({ actionCatalogues: catalogues, now: Date.now }, mapInput), activity);
 }
 
@@ -176,7 +176,7 @@ describe('a slow or endless catalogue', () => {
 
   test('a cancelled map stops waiting at once and, as the only waiter, aborts the request', async () => {
     const catalogues = cache({ atlassianBaseUrl: server.url, fetchBudgetMs: 60_000 });
-    const activity = new MockActivityEnvironment();
+    const activity = activityEnvironment();
     const map = runMap(catalogues, activity);
     const request = await server.nextRequest();
     const cancelledAt = Date.now();
@@ -194,7 +194,7 @@ describe('a slow or endless catalogue', () => {
 
   test('a cancelled map leaves the shared fetch to the maps still waiting', async () => {
     const catalogues = cache({ atlassianBaseUrl: server.url, fetchBudgetMs: 60_000 });
-    const cancelled = new MockActivityEnvironment();
+    const cancelled = activityEnvironment();
     const first = runMap(catalogues, cancelled);
     const request = await server.nextRequest();
     const second = runMap(catalogues);

@@ -1,12 +1,12 @@
 /** The poll activity against the Atlassian stand-in: each HTTP answer becomes the typed outcome the workflow expects. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createHttpAgent } from '../../activities/http-client';
 import { FailureType } from '../../shared/failure-types';
 import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../activities/poll';
 import { mapPolledEvent, mapPolledEvents } from '../../activities/map-event';
 import { AtlassianStandin, usersContext } from '../../dev/standins/atlassian-standin';
+import { activityEnvironment } from '../support/activity-environment';
 
 const ORG = 'org-under-test';
 const KEY = 'poll-test-key-3e1f';
@@ -35,7 +35,7 @@ const input = (overrides: Partial<PollPageInput> = {}): PollPageInput => ({
 });
 
 function poll(overrides: Partial<PollPageInput> = {}, pollDeps = deps): Promise<PollPageOutcome> {
-  return new MockActivityEnvironment().run(pollEventsPage, pollDeps, input(overrides)) as Promise<PollPageOutcome>;
+  return activityEnvironment().run(pollEventsPage, pollDeps, input(overrides)) as Promise<PollPageOutcome>;
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {

@@ -6,7 +6,6 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import type { DatadogLog } from '../../activities/datadog-log';
 import { DeadLetterStore, DeadLetterWriteError, type ResendDeadLettersResult } from '../../activities/dead-letters';
 import { FailureType } from '../../shared/failure-types';
@@ -22,6 +21,7 @@ import {
   type ShipLogsResult,
 } from '../../activities/ship';
 import { DatadogStandin } from '../../dev/standins/datadog-standin';
+import { activityEnvironment } from '../support/activity-environment';
 
 const KEY = 'ship-test-key-77aa';
 const HOUR = 3_600_000;
@@ -69,7 +69,7 @@ function logs(count: number, overrides: Partial<DatadogLog> = {}, padding = 0): 
 }
 
 /** Runs the activity in a mock activity context (heartbeat details set as for a retried attempt). */
-function ship(batch: DatadogLog[], env = new MockActivityEnvironment(), shipDeps = deps): Promise<ShipLogsResult> {
+function ship(batch: DatadogLog[], env = activityEnvironment(), shipDeps = deps): Promise<ShipLogsResult> {
   return env.run(shipLogs, shipDeps, input(batch)) as Promise<ShipLogsResult>;
 }
 
@@ -104,14 +104,14 @@ test('a 413 on a chunk splits it and delivers all of it, nothing dropped', async
 test('a retried attempt starts after the prefix its heartbeat says was accepted', async () => {
   const batch = logs(2_500);
   const before = standin.received.length;
-  const env = new MockActivityEnvironment({ heartbeatDetails: { accepted: 2_000 } });
+  const env = activityEnvironment({ heartbeatDetails: { accepted: 2_000 } });
   const result = await ship(batch, env);
   expect(result.accepted).toBe(2_500);
   expect(idsOf(standin.received.slice(before))).toEqual(idsOf(batch.slice(2_000)));
 });
 
 test('heartbeats the accepted prefix after each request', async () => {
-  const env = new MockActivityEnvironment();
+  const env = activityEnvironment();
   const beats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => beats.push(details));
   await ship(logs(1_500), env);
@@ -127,7 +127,7 @@ test.each([500, 503, 408, 429])('%d is a retryable failure', async (status) => {
 
 test('a refused key is a non-retryable DatadogAuthFailed that names no key', async () => {
   const revoked = { ...deps, env: { DD_API_KEY: 'revoked-key-value' } };
-  const err = (await ship(logs(1), new MockActivityEnvironment(), revoked).catch((e: unknown) => e)) as ApplicationFailure;
+  const err = (await ship(logs(1), activityEnvironment(), revoked).catch((e: unknown) => e)) as ApplicationFailure;
   expect(err.type).toBe(FailureType.DatadogAuthFailed);
   expect(err.nonRetryable).toBe(true);
   expect(err.message).not.toContain('revoked-key-value');
@@ -227,7 +227,7 @@ describe('a log Datadog keeps refusing', () => {
     const batch = logs(3);
     const badId = batch[1]!.atlassian.event_id;
     standin.setMalformedLogs((log) => (log['atlassian'] as { event_id: string }).event_id === badId);
-    const env = new MockActivityEnvironment();
+    const env = activityEnvironment();
     const beats: Array<{ accepted: number }> = [];
     env.on('heartbeat', (details: { accepted: number }) => beats.push(details));
     const before = standin.received.length;
@@ -247,7 +247,7 @@ describe('a log Datadog keeps refusing', () => {
   test('a retried attempt still reports the dead letters of the attempt before it', async () => {
     const batch = logs(3);
     const earlier = { eventId: batch[0]!.atlassian.event_id, status: 400, reason: RefusalReason[400] };
-    const env = new MockActivityEnvironment({ heartbeatDetails: { accepted: 1, deadLettered: [earlier] } });
+    const env = activityEnvironment({ heartbeatDetails: { accepted: 1, deadLettered: [earlier] } });
     const before = standin.received.length;
     const result = await ship(batch, env);
     expect(result).toMatchObject({ accepted: 3, deadLettered: [earlier] });
@@ -261,7 +261,7 @@ describe('a log Datadog keeps refusing', () => {
     const batch = logs(1);
     standin.setMalformedLogs([batch[0]!.atlassian.event_id]);
     const before = standin.received.length;
-    const err = await ship(batch, new MockActivityEnvironment(), unwritable).catch((e: unknown) => e);
+    const err = await ship(batch, activityEnvironment(), unwritable).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadLetterWriteError);
     expect((err as Error).message).toContain(batch[0]!.atlassian.event_id);
     expect(standin.received.length).toBe(before);
@@ -270,7 +270,7 @@ describe('a log Datadog keeps refusing', () => {
 
 describe('resendDeadLetters', () => {
   const credential = { ref: 'env:DD_API_KEY', version: 1 };
-  const resend = (eventIds?: string[], env = new MockActivityEnvironment(), resendDeps = deps) =>
+  const resend = (eventIds?: string[], env = activityEnvironment(), resendDeps = deps) =>
     env.run(resendDeadLetters, resendDeps, { orgId: 'o1', credential, eventIds }) as Promise<ResendDeadLettersResult>;
 
   /** Ships `count` logs that Datadog refuses, leaving them as dead letters; returns their originals. */
@@ -320,7 +320,7 @@ describe('resendDeadLetters', () => {
     const [first, second] = await deadLetters(2);
     standin.setMalformedLogs(undefined);
     const before = standin.received.length;
-    const env = new MockActivityEnvironment({ heartbeatDetails: { resent: [first!.atlassian.event_id] } });
+    const env = activityEnvironment({ heartbeatDetails: { resent: [first!.atlassian.event_id] } });
     const result = await resend([first!.atlassian.event_id, second!.atlassian.event_id], env);
     expect(result.resent).toEqual([first!.atlassian.event_id, second!.atlassian.event_id]);
     expect(idsOf(standin.received.slice(before))).toEqual([second!.atlassian.event_id]);
@@ -340,7 +340,7 @@ describe('resendDeadLetters', () => {
   test('a refused key is a non-retryable DatadogAuthFailed, and the dead letter stays', async () => {
     const [letter] = await deadLetters(1);
     const revoked = { ...deps, env: { DD_API_KEY: 'revoked-key-value' } };
-    const err = (await resend(undefined, new MockActivityEnvironment(), revoked).catch((e: unknown) => e)) as ApplicationFailure;
+    const err = (await resend(undefined, activityEnvironment(), revoked).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe(FailureType.DatadogAuthFailed);
     expect(err.message).not.toContain('revoked-key-value');
     expect(await deps.deadLetters.get('o1', letter!.atlassian.event_id)).toBeDefined();

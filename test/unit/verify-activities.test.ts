@@ -7,7 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { ActionCatalogueCache } from '../../activities/action-catalogue-cache';
 import { DeadLetterStore } from '../../activities/dead-letters';
 import { createHttpAgent } from '../../activities/http-client';
@@ -29,6 +28,7 @@ import { VerifyFailureType } from '../../activities/verify-failures';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 import { DatadogStandin } from '../../dev/standins/datadog-standin';
 import type { DatadogHourCounts } from '../../workflows/verify-report';
+import { activityEnvironment } from '../support/activity-environment';
 
 const ORG = 'org-verify-unit';
 const KEYS = { atlassian: 'atlassian-verify-key-1a2b', datadog: 'datadog-verify-key-3c4d', application: 'datadog-app-key-5e6f' };
@@ -54,7 +54,7 @@ function dependencies(datadogStandin: DatadogStandin, env: NodeJS.ProcessEnv = {
   };
 }
 
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => activityEnvironment().run(fn, ...args) as Promise<R>;
 const pacing = () => ({ maxRequestsPerMinute: 6_000, nextRequestAt: Date.now(), pageLimit: 2 });
 
 /** Whole hours: `recent` two hours ago (shipped dated at its events' time), `old` 30 hours ago (shipped re-dated). */
