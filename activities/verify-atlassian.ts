@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { CredentialRef } from '../shared/credential-ref';
 import { respectBudget, type RateLimitBudget } from '../shared/request-pacing';
-import { hourOf, type HourCounts } from '../workflows/verify-report';
+import { hourOf, type HourCounts } from '../shared/verify/verify-report';
 import { pollEventsPage, type PollDependencies } from './poll';
 import type { PolledEvent } from './polled-event';
 import { VerifyFailureType } from './verify-failures';

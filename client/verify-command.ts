@@ -6,8 +6,8 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { InvalidBackfillRangeError, rangeErrorMessage, validateBackfillRequest } from '../workflows/backfill-ranges';
-import { DATADOG_INDEX_NAME, MAX_VERIFY_RANGE_MS } from '../workflows/verify-input';
-import { missingAtEnd } from '../workflows/verify-report';
+import { DATADOG_INDEX_NAME, MAX_VERIFY_RANGE_MS } from '../shared/verify/verify-input';
+import { missingAtEnd } from '../shared/verify/verify-report';
 import { orgIdSchema, parseOptions, UsageError } from './cli-input';
 import type { ClientContext } from './connect';
 import { formatVerifyReport } from './verify/format-verify-report';

@@ -1,7 +1,7 @@
 import { iso } from './backfill-ranges';
-import type { VerifiedRange } from './verify-input';
-import type { PassReport, RepairSummary } from './verify-report';
-import type { VerifySettings } from './verify-settings';
+import type { VerifiedRange } from '../shared/verify/verify-input';
+import type { PassReport, RepairSummary } from '../shared/verify/verify-report';
+import type { VerifySettings } from '../shared/verify/verify-settings';
 
 /** Where a verify run stands, as its current details show it. */
 export interface VerifyProgress {

@@ -15,7 +15,7 @@ import type { Waiting } from '../activities/verify-activities';
 import { iso } from './backfill-ranges';
 import { describeIssues } from './messages';
 import { renderVerifyDetails, type VerifyProgress } from './verify-details';
-import { verifiedRange, verifyRangeInputSchema, type VerifyRangeInput } from './verify-input';
+import { verifiedRange, verifyRangeInputSchema, type VerifyRangeInput } from '../shared/verify/verify-input';
 import {
   addCounts,
   hoursToCompare,
@@ -27,8 +27,8 @@ import {
   type PassReport,
   type RepairSummary,
   type VerifyRangeResult,
-} from './verify-report';
-import { verifySettings } from './verify-settings';
+} from '../shared/verify/verify-report';
+import { verifySettings } from '../shared/verify/verify-settings';
 
 /** A collector that does not answer within a few tries is not waited for: the verify goes on with the defaults. */
 const { verifyOrgSettings } = wf.proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });

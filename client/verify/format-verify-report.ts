@@ -1,6 +1,6 @@
 /** `verify` for a person: a table per pass, what a repair did, the verdict, and why Datadog may lack logs. */
-import type { HourReport, PassReport, VerifyRangeResult } from '../../workflows/verify-report';
-import { missingAtEnd } from '../../workflows/verify-report';
+import type { HourReport, PassReport, VerifyRangeResult } from '../../shared/verify/verify-report';
+import { missingAtEnd } from '../../shared/verify/verify-report';
 
 /**
  * Causes on Datadog's side, named whenever something is missing: the intake's 202 only means "accepted for

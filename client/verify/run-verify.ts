@@ -5,8 +5,8 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { orgIdSearchAttribute } from '../../shared/search-attributes';
 import { iso } from '../../workflows/backfill-ranges';
-import { verifiedRange, verifyWorkflowId, type VerifyRangeInput } from '../../workflows/verify-input';
-import type { VerifyRangeResult } from '../../workflows/verify-report';
+import { verifiedRange, verifyWorkflowId, type VerifyRangeInput } from '../../shared/verify/verify-input';
+import type { VerifyRangeResult } from '../../shared/verify/verify-report';
 import { verifyRangeWorkflow } from '../../workflows/verify-range-workflow';
 
 export interface VerifyOptions {

@@ -4,7 +4,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import { orgIdSearchAttribute } from '../../shared/search-attributes';
-import { verifyScheduleId, type VerifyRangeInput } from '../../workflows/verify-input';
+import { verifyScheduleId, type VerifyRangeInput } from '../../shared/verify/verify-input';
 import { verifyRangeWorkflow } from '../../workflows/verify-range-workflow';
 
 /** The hour of day (UTC) at which the previous day is verified. */

@@ -27,7 +27,7 @@ import type { DatadogAnswer } from '../../activities/verify-datadog-api';
 import { VerifyFailureType } from '../../activities/verify-failures';
 import { AtlassianStandin } from '../../dev/standins/atlassian-standin';
 import { DatadogStandin } from '../../dev/standins/datadog-standin';
-import type { DatadogHourCounts } from '../../workflows/verify-report';
+import type { DatadogHourCounts } from '../../shared/verify/verify-report';
 import { activityEnvironment } from '../support/activity-environment';
 
 const ORG = 'org-verify-unit';

@@ -1,6 +1,6 @@
 /** The arithmetic of a verify (which hours to compare, one hour's comparison, a pass's report) and how it is printed. */
 import { formatVerifyReport } from '../../client/verify/format-verify-report';
-import { verifiedRange, verifyRangeInputSchema, verifyWorkflowId } from '../../workflows/verify-input';
+import { verifiedRange, verifyRangeInputSchema, verifyWorkflowId } from '../../shared/verify/verify-input';
 import {
   addCounts,
   compareIds,
@@ -10,8 +10,8 @@ import {
   passReport,
   REPORT_IDS_PER_HOUR,
   type VerifyRangeResult,
-} from '../../workflows/verify-report';
-import { verifySettings } from '../../workflows/verify-settings';
+} from '../../shared/verify/verify-report';
+import { verifySettings } from '../../shared/verify/verify-settings';
 
 const H0 = '2026-03-01T10:00:00.000Z';
 const H1 = '2026-03-01T11:00:00.000Z';

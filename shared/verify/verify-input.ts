@@ -3,8 +3,8 @@
  * Temporal CLI), and the names derived from it. Pure, so the workflow, the activities and the client share it.
  */
 import { z } from 'zod';
-import { isCredentialRef } from '../shared/credential-ref';
-import { WORKFLOW_ID_PREFIX } from '../shared/org-workflow';
+import { isCredentialRef } from '../credential-ref';
+import { WORKFLOW_ID_PREFIX } from '../org-workflow';
 
 export const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

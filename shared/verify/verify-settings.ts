@@ -2,7 +2,7 @@
  * Which keys and which Atlassian budget a verify run uses. Pure: the workflow decides from the org's status (read by
  * the `verifyOrgSettings` activity) and the run's input.
  */
-import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL, type CredentialRef } from '../shared/credential-ref';
+import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL, type CredentialRef } from '../credential-ref';
 import type { VerifyRequest } from './verify-input';
 
 /** What the org's collector says of itself, when it answers its status query. */
