@@ -192,7 +192,13 @@ async function startEndpoints(
       atlassianBaseUrl: standins.atlassian.url,
       datadogIntakeUrl: standins.datadog.url,
       // The workflow holds only `env:ATLASSIAN_API_KEY` / `env:DD_API_KEY`; here they resolve to the stand-ins' keys.
-      env: { ATLASSIAN_API_KEY: STANDIN_DEFAULTS.atlassianKey, DD_API_KEY: STANDIN_DEFAULTS.datadogKey },
+      // `verify` reads the stand-in's Logs APIs with its application key, at the stand-in's origin.
+      env: {
+        ATLASSIAN_API_KEY: STANDIN_DEFAULTS.atlassianKey,
+        DD_API_KEY: STANDIN_DEFAULTS.datadogKey,
+        DD_APP_KEY: STANDIN_DEFAULTS.datadogAppKey,
+        DD_API_BASE_URL: standins.datadog.origin,
+      },
     },
     banner: {
       standins: {

@@ -21,6 +21,8 @@ export const STANDIN_DEFAULTS = {
   orgId: '8f2c4e1a-5b6d-4c7e-9f80-1a2b3c4d5e6f',
   atlassianKey: 'standin-atlassian-key',
   datadogKey: 'standin-datadog-key',
+  /** The application key `verify` reads the Datadog stand-in's Logs APIs with. */
+  datadogAppKey: 'standin-datadog-app-key',
   demoEventsPerMinute: 6,
   seedEventCount: 300,
   seedSpanMs: 3 * 24 * 3_600_000,
@@ -72,6 +74,7 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Runn
   const datadog = await DatadogStandin.start({
     port: settings.datadogPort,
     apiKeys: [settings.datadogKey],
+    applicationKeys: [settings.datadogAppKey],
     ndjsonPath: options.ndjsonPath,
   }).catch(async (error: unknown) => {
     await atlassian.close();
