@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { ActionCatalogueCache } from './action-catalogue-cache';
 import type { CredentialPolicy } from './credentials';
 import { mapEvents, type MapEventsInput } from './map';
-import { pollEventsPage, type PollPageInput } from './poll';
+import { pollEventsPage, type PollInput } from './poll';
 import { resendDeadLetters, shipLogs, type ShipLogsInput } from './ship';
 import { DeadLetterStore, type ResendDeadLettersInput } from './dead-letters';
 import { withHeartbeats } from './heartbeat-ticker';
@@ -34,7 +34,7 @@ export function createActivities(deps: ActivityDependencies) {
   const deadLetters = new DeadLetterStore(deps.deadLetterDir);
   const ship = { datadogIntakeUrl: deps.datadogIntakeUrl, deadLetters, ...http };
   return {
-    pollEventsPage: (input: PollPageInput) =>
+    pollEventsPage: (input: PollInput) =>
       withHeartbeats(() => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input)),
     mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
     shipLogs: (input: ShipLogsInput) => shipLogs(ship, input),

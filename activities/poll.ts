@@ -14,7 +14,7 @@ import { recordAtlassianRequest } from './activity-metrics';
 import { readableText } from './readable-text';
 import { earliestNextRequest, respectBudget, type RateLimitBudget } from '../shared/request-pacing';
 
-export interface PollPageInput {
+export interface PollInput {
   orgId: string;
   credential: CredentialRef;
   /** `meta.next` of the previous page; null for the first request of a stream. */
@@ -37,7 +37,7 @@ export interface PollPageInput {
   stopAfter?: number;
 }
 
-export type PollPageOutcome =
+export type PollOutcome =
   | {
       kind: 'page';
       /** The events of every page read, in stream order, each ID once. */
@@ -74,7 +74,7 @@ export type PollPageOutcome =
     }
   | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget; nextRequestAt: number; requests: number };
 
-type PageOutcome = Extract<PollPageOutcome, { kind: 'page' }>;
+type PageOutcome = Extract<PollOutcome, { kind: 'page' }>;
 
 export interface PollDependencies {
   atlassianBaseUrl: string;
@@ -130,8 +130,9 @@ interface ReadPage {
 type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
 
 /**
- * Reads `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`: one page, or with `maxPages` as many as the
- * budget allows without a workflow timer. A 429 is returned, not thrown, so the workflow can wait durably and
+ * One poll: reads a batch of pages of `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`, as many as
+ * `maxPages`, the batch's byte cap and the budget allow without a workflow timer (the activity keeps its registered
+ * name, `pollEventsPage`, which recorded histories name). A 429 is returned, not thrown, so the workflow can wait durably and
  * visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body that is not the documented
  * page) is thrown as retryable and Temporal tries again with backoff. A failure after the first page ends the batch
  * instead: what was read is returned, and the next poll meets the failure again from the cursor after it.
@@ -141,7 +142,7 @@ type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budg
  * is not the end (Atlassian may serve fewer than asked), an empty one is; a page that comes back with the cursor it
  * was asked with ends the batch, so a cursor that does not advance is read once per poll.
  */
-export async function pollEventsPage(deps: PollDependencies, input: PollPageInput): Promise<PollPageOutcome> {
+export async function pollEventsPage(deps: PollDependencies, input: PollInput): Promise<PollOutcome> {
   const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env, deps.credentialPolicy);
   const maxPages = input.maxPages ?? 1;
   const batch: Omit<PageOutcome, 'kind' | 'nextRequestAt' | 'rateLimitedForMs'> = {
@@ -159,7 +160,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollPageInpu
   const seenIds = new Set<string>();
   let batchBytes = 0;
   let sendAt = input.notBefore ?? deps.now();
-  const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): PollPageOutcome => ({ kind: 'page', ...batch, ...extra });
+  const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): PollOutcome => ({ kind: 'page', ...batch, ...extra });
   /** Whether the request after one paced to `nextRequestAt` still belongs in this poll. */
   const mayContinue = (nextRequestAt: number) =>
     nextRequestAt - deps.now() <= MAX_WAIT_WITHIN_BATCH_MS && (input.stopAfter === undefined || nextRequestAt < input.stopAfter);
@@ -281,7 +282,7 @@ async function sleepUntil(at: number, now: () => number): Promise<void> {
 async function requestPage(
   deps: PollDependencies,
   apiKey: string,
-  input: PollPageInput
+  input: PollInput
 ): Promise<PageResponse> {
   const url = new URL(`admin/v1/orgs/${encodeURIComponent(input.orgId)}/events-stream`, withSlash(deps.atlassianBaseUrl));
   url.searchParams.set('limit', String(input.limit));

@@ -7,7 +7,7 @@
  * (`stats.lastRejectedMessage`). Only the backfill Update's validator throws, to answer its caller.
  */
 import type { ShipLogsResult } from '../activities/ship';
-import type { PollPageInput, PollPageOutcome } from '../activities/poll';
+import type { PollInput, PollOutcome } from '../activities/poll';
 import type { PolledEvent } from '../activities/polled-event';
 import type { ResendDeadLettersResult } from '../activities/dead-letters';
 import { credentialFailureTypes, credentialOwnerIn, FailureType } from '../shared/failure-types';
@@ -226,7 +226,7 @@ export class OrgAudit {
   }
 
   /** The poll activity's input; the activity sleeps until `notBefore` itself (a timer cannot wait under a second). */
-  pollInput(job: Job, now: number): PollPageInput {
+  pollInput(job: Job, now: number): PollInput {
     const stream = this.streamOf(job);
     const batchEnd = now + MAX_POLL_BATCH_MS;
     const from = job.kind === 'tail' ? (stream.recoveringFrom ?? this.config.since) : job.range.from;
@@ -248,7 +248,7 @@ export class OrgAudit {
    * Takes a poll's outcome and returns the events to ship: new ones only (not shipped recently, in the range, and,
    * while a stream re-reads after losing its cursor, not processed before its watermark). Null after a 429.
    */
-  afterPoll(job: Job, outcome: PollPageOutcome, now: number): PolledEvent[] | null {
+  afterPoll(job: Job, outcome: PollOutcome, now: number): PolledEvent[] | null {
     const { state } = this;
     state.stats.requests += outcome.requests;
     state.nextRequestAt = outcome.nextRequestAt;
@@ -270,7 +270,7 @@ export class OrgAudit {
   }
 
   /** The page is delivered (or there was nothing new): only now does the stream's position move on. */
-  afterShip(job: Job, outcome: Extract<PollPageOutcome, { kind: 'page' }>, fresh: PolledEvent[], shipped: ShipLogsResult | null, now: number): void {
+  afterShip(job: Job, outcome: Extract<PollOutcome, { kind: 'page' }>, fresh: PolledEvent[], shipped: ShipLogsResult | null, now: number): void {
     const { state } = this;
     const stream = this.streamOf(job);
     if (shipped) {

@@ -5,7 +5,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDependencies } from '../../activities';
-import type { PollPageOutcome } from '../../activities/poll';
+import type { PollOutcome } from '../../activities/poll';
 import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL } from '../../shared/credential-ref';
 
 export interface PlainPageTiming {
@@ -37,7 +37,7 @@ export async function runPlainPipeline(
   let events = 0;
   for (;;) {
     const started = performance.now();
-    const outcome: PollPageOutcome = await inActivityContext(activities.pollEventsPage, {
+    const outcome: PollOutcome = await inActivityContext(activities.pollEventsPage, {
       orgId: options.orgId,
       credential: atlassianCredential,
       cursor,

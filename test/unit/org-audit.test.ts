@@ -1,5 +1,5 @@
 /** The org's state transitions, without a server: what each message, poll outcome and failure does to the state. */
-import type { PollPageOutcome } from '../../activities/poll';
+import type { PollOutcome } from '../../activities/poll';
 import type { PolledEvent } from '../../activities/polled-event';
 import { FailureType } from '../../shared/failure-types';
 import { AuditPhase } from '../../shared/phase';
@@ -34,7 +34,7 @@ function event(id: string, processedAt: number, time = processedAt): PolledEvent
   };
 }
 
-function page(events: PolledEvent[], extra: Partial<Extract<PollPageOutcome, { kind: 'page' }>> = {}): Extract<PollPageOutcome, { kind: 'page' }> {
+function page(events: PolledEvent[], extra: Partial<Extract<PollOutcome, { kind: 'page' }>> = {}): Extract<PollOutcome, { kind: 'page' }> {
   return {
     kind: 'page',
     events,
@@ -53,7 +53,7 @@ function page(events: PolledEvent[], extra: Partial<Extract<PollPageOutcome, { k
 }
 
 /** Polls and "ships" one outcome as the workflow would; returns what would have been shipped. */
-function deliver(org: OrgAudit, job: Job, outcome: Extract<PollPageOutcome, { kind: 'page' }>, now = NOW): string[] {
+function deliver(org: OrgAudit, job: Job, outcome: Extract<PollOutcome, { kind: 'page' }>, now = NOW): string[] {
   const fresh = org.afterPoll(job, outcome, now)!;
   org.afterShip(job, outcome, fresh, fresh.length > 0 ? { accepted: fresh.length, requests: 1, redated: 0, deadLettered: [] } : null, now);
   return fresh.map((e) => e.id);

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHttpAgent } from '../../activities/http-client';
 import { FailureType } from '../../shared/failure-types';
-import { pollEventsPage, type PollDependencies, type PollPageInput, type PollPageOutcome } from '../../activities/poll';
+import { pollEventsPage, type PollDependencies, type PollInput, type PollOutcome } from '../../activities/poll';
 import { mapPolledEvent, mapPolledEvents } from '../../activities/map-event';
 import { AtlassianStandin, usersContext } from '../../dev/standins/atlassian-standin';
 import { activityEnvironment } from '../support/activity-environment';
@@ -25,7 +25,7 @@ afterAll(async () => {
   await dispatcher.close();
 });
 
-const input = (overrides: Partial<PollPageInput> = {}): PollPageInput => ({
+const input = (overrides: Partial<PollInput> = {}): PollInput => ({
   orgId: ORG,
   credential: { ref: 'env:ATLASSIAN_API_KEY', version: 1 },
   cursor: null,
@@ -34,8 +34,8 @@ const input = (overrides: Partial<PollPageInput> = {}): PollPageInput => ({
   ...overrides,
 });
 
-function poll(overrides: Partial<PollPageInput> = {}, pollDeps = deps): Promise<PollPageOutcome> {
-  return activityEnvironment().run(pollEventsPage, pollDeps, input(overrides)) as Promise<PollPageOutcome>;
+function poll(overrides: Partial<PollInput> = {}, pollDeps = deps): Promise<PollOutcome> {
+  return activityEnvironment().run(pollEventsPage, pollDeps, input(overrides)) as Promise<PollOutcome>;
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -140,7 +140,7 @@ describe('a batch: several pages in one poll, paced inside the activity', () => 
     return { orgId, ids: added.map((e) => e.id) };
   };
   const requestTimes = (orgId: string) => standin.requests.filter((r) => r.orgId === orgId).map((r) => r.at);
-  const asPage = (outcome: PollPageOutcome) => {
+  const asPage = (outcome: PollOutcome) => {
     if (outcome.kind !== 'page') throw new Error(`expected pages, got ${outcome.kind}`);
     return outcome;
   };
@@ -234,7 +234,7 @@ describe('pages nobody here wrote', () => {
       orgId,
       contexts.map((users, i) => ({ action: 'group_deleted', time: Date.now() - 10_000 + i, context: usersContext(users, `u${i}`) }))
     );
-  const asPage = (outcome: PollPageOutcome) => {
+  const asPage = (outcome: PollOutcome) => {
     if (outcome.kind !== 'page') throw new Error(`expected pages, got ${outcome.kind}`);
     return outcome;
   };
