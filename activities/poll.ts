@@ -173,6 +173,16 @@ export async function pollEventsPage(deps: PollDependencies, input: PollInput): 
     try {
       response = await requestPage(deps, apiKey, { ...input, cursor, limit: batch.pageLimit });
     } catch (err) {
+      if (refusedPageSize(err, batch.pageLimit)) {
+        // Peers page at 500, which Atlassian does not document (reference §11): a refusal of the size is
+        // answered by asking for the documented default, never by sending the same request again.
+        batch.requests++;
+        batch.pageLimit = DOCUMENTED_PAGE_SIZE;
+        const nextRequestAt = earliestNextRequest(sentAt, input.maxRequestsPerMinute);
+        if (!mayContinue(nextRequestAt)) return outcome({ nextRequestAt });
+        sendAt = nextRequestAt;
+        continue;
+      }
       if (batch.pages === 0) throw err;
       batch.requests++;
       Context.current().log.warn('Atlassian request failed after some pages of a poll; returning those, the next poll retries', {
@@ -368,6 +378,14 @@ function toPolledEvent(raw: unknown, identicalSoFar: Map<string, number>): Polle
   const occurrence = (identicalSoFar.get(hash) ?? 0) + 1;
   identicalSoFar.set(hash, occurrence);
   return { kind: 'malformed', id: `malformed:${hash}:${occurrence}`, raw, problem };
+}
+
+/** The page size Atlassian documents for `events-stream` (reference §3): what a refused larger size falls back to. */
+const DOCUMENTED_PAGE_SIZE = 200;
+
+/** A 400 (other than a refused cursor) to a request for more than the documented page size. */
+function refusedPageSize(err: unknown, limit: number): boolean {
+  return limit > DOCUMENTED_PAGE_SIZE && err instanceof ApplicationFailure && err.type === FailureType.AtlassianBadRequest;
 }
 
 /** How Atlassian words its refusal of an organization without the audit log entitlement (reference §11). */

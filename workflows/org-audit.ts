@@ -258,7 +258,10 @@ export class OrgAudit {
     }
     if (outcome.pageLimit < state.pageLimit) {
       state.pageLimit = outcome.pageLimit;
-      state.stats.lastError = { at: now, message: `pages shrunk to ${outcome.pageLimit} events to stay within Temporal's payload limits` };
+      state.stats.lastError = {
+        at: now,
+        message: `pages shrunk to ${outcome.pageLimit} events (Atlassian refused a larger page, or it was too large for Temporal's payload limits)`,
+      };
     }
     const stream = this.streamOf(job);
     const recent = new Set(state.recentIds);

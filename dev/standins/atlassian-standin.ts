@@ -178,6 +178,12 @@ export interface AtlassianStandinOptions {
    */
   maxStreamPageSize?: number;
   /**
+   * The largest `limit` an `events-stream` request may ask for; a larger one is refused with 400 `ADMIN-400-4`, as
+   * an Atlassian whose page-size maximum is below the peers' 500 would (reference §11: UNCONFIRMED).
+   * @default STREAM_PAGE_SIZE.max
+   */
+  maxAcceptedStreamLimit?: number;
+  /**
    * Serve `event-actions` in pages of this many entries, with `meta.next` and `links.next` as the other endpoints
    * page, instead of one unpaginated answer (`links: {}`, `meta: null`, as in the one real dump seen).
    * @default undefined (one answer)
@@ -549,6 +555,8 @@ export class AtlassianStandin {
     const parsed = parseStreamQuery(request.url.searchParams, org);
     if ('error' in parsed) return parsed.error;
     const { cursor } = parsed;
+    const accepted = this.options.maxAcceptedStreamLimit ?? STREAM_PAGE_SIZE.max;
+    if (parsed.limit > accepted) return apiError(400, 'Bad Request', 'ADMIN-400-4', `limit must be an integer from 1 to ${accepted}`);
     const limit = Math.min(parsed.limit, this.maxStreamPageSize ?? STREAM_PAGE_SIZE.max);
 
     const selected: StoredEvent[] = [];

@@ -316,6 +316,26 @@ describe('pages nobody here wrote', () => {
     expect(bytesOf(logs)).toBeLessThan(bound);
   });
 
+  test('a page size Atlassian refuses (400) is asked again at the documented 200, not sent again as it was', async () => {
+    const capped = await AtlassianStandin.start({ maxAcceptedStreamLimit: 200 });
+    try {
+      const orgId = 'org-with-a-lower-maximum';
+      capped.addOrg(orgId, { apiKeys: [KEY] });
+      const added = capped.addEvents(orgId, Array.from({ length: 250 }, (_, i) => ({ action: 'group_created', time: Date.now() - 10_000 + i })));
+      const batch = asPage(await poll({ orgId, limit: 500, maxPages: 10 }, { ...deps, atlassianBaseUrl: capped.url }));
+      expect(batch.pageLimit).toBe(200);
+      expect(batch.events.map((e) => e.id)).toEqual(added.map((e) => e.id));
+      expect(capped.requests.filter((r) => r.orgId === orgId).map((r) => [r.query['limit'], r.status])).toEqual([
+        ['500', 400],
+        ['200', 200],
+        ['200', 200],
+        ['200', 200],
+      ]);
+    } finally {
+      await capped.close();
+    }
+  });
+
   test('an event ID twice in a page is kept once', async () => {
     const orgId = newOrg();
     const added = add(orgId, [1, 1, 1]);
