@@ -10,15 +10,21 @@
  *   again once in between; duplicates are attributed to the fault before them, so "at most one page per kill"
  *   can be read off;
  * - a Datadog outage: 503 on every request for `--outage-seconds`, the org's `status` query sampled throughout to
- *   show that its cursor never moves past what Datadog accepted.
+ *   show that its cursor never moves past what Datadog accepted;
+ * - liveness cases (liveness.ts), printed as a table of their own: odd signals, oversized pages, a refused log,
+ *   refused and stuck cursors, a terminated run, short backfill pages, repeats and an outage of
+ *   `--liveness-outage-seconds`; did the org stop, did it say why, and did another org keep delivering.
  *
  *   npm run reliability [-- --seed 42 --budget-rpm 600 --budget-pages 300 --kills 20 --kill-events 20000
- *                          --backfill-rpm 120 --outage-seconds 300 --only budget,atlassian,datadog,outage,kills]
+ *                          --backfill-rpm 120 --outage-seconds 300 --liveness-outage-seconds 30
+ *                          --only budget,atlassian,datadog,outage,liveness,kills]
  *
- * Quick run (about 6 minutes): `npm run reliability -- --kills 3 --kill-events 2000 --outage-seconds 30`.
+ * Quick run: `npm run reliability -- --kills 3 --kill-events 2000 --outage-seconds 30` (about 6 minutes before the
+ * liveness group was added; that group alone, `--only liveness`, takes about 2 minutes).
  *
- * Figures only: nothing here is timed against a threshold. The exit code is 1 when any event was lost or a cursor
- * moved past events Datadog had not accepted.
+ * Figures only: nothing here is timed against a threshold. The exit code is 1 when any event was lost, a cursor
+ * moved past events Datadog had not accepted, or a liveness case shows an org stuck without saying why, one that
+ * never delivered again, or another org held by its trouble (livenessFindings).
  */
 import { cpus } from 'node:os';
 import { mulberry32 } from '../standins/demo-events';
@@ -27,10 +33,11 @@ import { backfillUnderFaultsScenario, printFaults, type FaultsFigures } from './
 import { BUDGET_BURST, BUDGET_PAGE_SIZE, budgetScenario, printBudget, type BudgetFigures } from './budget-scenario';
 import { datadogFaultScenario } from './datadog-faults';
 import { datadogOutageScenario, printOutage, type OutageFigures } from './datadog-outage';
+import { livenessCases, livenessFindings, OtherOrg, printLiveness } from './liveness';
 import { Bench, WORKER_COUNT } from './reliability-bench';
 import { seconds } from '../bench/number-format';
 import { readSettings, type ScenarioGroup } from './settings';
-import { printTable, type Row } from './table';
+import { printTable, type LivenessRow, type Row } from './table';
 
 /** What the worker's HTTP client waits for response headers by default (activities/http-client.ts). */
 const WORKER_HEADERS_TIMEOUT_MS = 30_000;
@@ -53,15 +60,16 @@ async function main(): Promise<void> {
   };
   const bench = await Bench.start(budgetStandin);
   const rows: Row[] = [];
-  const run = async (label: string, scenario: () => Promise<Row | Row[]>) => {
+  const livenessRows: LivenessRow[] = [];
+  const run = async <T extends { expected: number; lost: number }>(label: string, into: T[], scenario: () => Promise<T | T[]>) => {
     const startedAt = Date.now();
     console.log(`- ${label}`);
-    const done = [await scenario()].flat();
-    const delivered = done.reduce((sum, r) => sum + r.delivered, 0);
+    const result = await scenario();
+    const done = Array.isArray(result) ? result : [result];
     const expected = done.reduce((sum, r) => sum + r.expected, 0);
     const lost = done.reduce((sum, r) => sum + r.lost, 0);
-    console.log(`  done in ${seconds(Date.now() - startedAt)}: ${delivered}/${expected} delivered, ${lost} lost`);
-    rows.push(...done);
+    console.log(`  done in ${seconds(Date.now() - startedAt)}: ${expected - lost}/${expected} delivered, ${lost} lost`);
+    into.push(...done);
   };
   let lost = 0;
   try {
@@ -69,13 +77,14 @@ async function main(): Promise<void> {
     let budget: BudgetFigures | undefined;
     let outage: OutageFigures | undefined;
     let faults: { row: Row; figures: FaultsFigures } | undefined;
+    let otherOrg: Awaited<ReturnType<OtherOrg['stop']>> | undefined;
     if (selected('budget')) {
-      await run(`budget: ${settings.budgetPages} pages of ${BUDGET_PAGE_SIZE}, bucket ${settings.budgetRequestsPerMinute}/min`, async () => {
+      await run(`budget: ${settings.budgetPages} pages of ${BUDGET_PAGE_SIZE}, bucket ${settings.budgetRequestsPerMinute}/min`, rows, async () => {
         const result = await budgetScenario(bench, settings);
         budget = result.figures;
         return result.row;
       });
-      await run('Atlassian 429 with X-RateLimit-Reset only', () =>
+      await run('Atlassian 429 with X-RateLimit-Reset only', rows, () =>
         atlassianFaultScenario(bench, 'Atlassian 429, X-RateLimit-Reset only (3 s)', { kind: 'rateLimit', retryAfterSeconds: 3 }, 1, 11)
       );
     }
@@ -84,7 +93,7 @@ async function main(): Promise<void> {
     // those scenarios run side by side; Datadog's faults answer whichever request comes next, so those run alone.
     await bench.replaceAtlassian({});
     if (selected('atlassian')) {
-      await run('Atlassian faults, side by side', async () => {
+      await run('Atlassian faults, side by side', rows, async () => {
         const hangMs = WORKER_HEADERS_TIMEOUT_MS + 5_000;
         return Promise.all([
           atlassianFaultScenario(bench, 'Atlassian 503', { kind: 'status', status: 503 }, 3, 21),
@@ -96,47 +105,61 @@ async function main(): Promise<void> {
       });
     }
     if (selected('datadog')) {
-      await run('Datadog 503 ×20', () =>
+      await run('Datadog 503 ×20', rows, () =>
         datadogFaultScenario(bench, 'Datadog 503 in a row, Retry-After 1 s', { kind: 'status', status: 503, retryAfterSeconds: 1 }, 20, 31)
       );
-      await run('Datadog 500 ×3', () => datadogFaultScenario(bench, 'Datadog 500, no Retry-After', { kind: 'status', status: 500 }, 3, 32));
-      await run('Datadog 408 ×3', () => datadogFaultScenario(bench, 'Datadog 408', { kind: 'status', status: 408 }, 3, 33));
-      await run('Datadog 429 ×5', () =>
+      await run('Datadog 500 ×3', rows, () => datadogFaultScenario(bench, 'Datadog 500, no Retry-After', { kind: 'status', status: 500 }, 3, 32));
+      await run('Datadog 408 ×3', rows, () => datadogFaultScenario(bench, 'Datadog 408', { kind: 'status', status: 408 }, 3, 33));
+      await run('Datadog 429 ×5', rows, () =>
         datadogFaultScenario(bench, 'Datadog 429, Retry-After 1 s', { kind: 'status', status: 429, retryAfterSeconds: 1 }, 5, 34)
       );
-      await run('Datadog 413 ×2', () => datadogFaultScenario(bench, 'Datadog 413 (chunk split)', { kind: 'status', status: 413 }, 2, 35));
+      await run('Datadog 413 ×2', rows, () => datadogFaultScenario(bench, 'Datadog 413 (chunk split)', { kind: 'status', status: 413 }, 2, 35));
     }
     if (selected('outage')) {
-      await run(`Datadog outage: 503 on every request for ${settings.outageSeconds} s`, async () => {
+      await run(`Datadog outage: 503 on every request for ${settings.outageSeconds} s`, rows, async () => {
         const result = await datadogOutageScenario(bench, settings);
         outage = result.figures;
         return result.row;
       });
     }
+    if (selected('liveness')) {
+      const other = await OtherOrg.start(bench);
+      for (const { label, run: scenario } of livenessCases(bench, other, settings)) await run(label, livenessRows, scenario);
+      otherOrg = await other.stop();
+    }
     // Last, since it restarts the dev server.
     if (selected('kills')) {
-      await run(`backfill of ${settings.killEvents} events: ${settings.kills} worker SIGKILLs and one Temporal restart`, async () => {
+      await run(`backfill of ${settings.killEvents} events: ${settings.kills} worker SIGKILLs and one Temporal restart`, rows, async () => {
         faults = await backfillUnderFaultsScenario(bench, random, settings);
         return faults.row;
       });
     }
 
-    console.log('');
-    printTable(rows);
-    console.log('');
+    if (rows.length > 0) {
+      console.log('');
+      printTable(rows);
+    }
+    if (otherOrg) {
+      console.log('');
+      printLiveness(livenessRows, otherOrg);
+    }
+    if (budget || outage || faults) console.log('');
     if (budget) printBudget(budget, settings);
     if (outage) printOutage(outage);
     if (faults) printFaults(faults.row, faults.figures, settings);
-    lost = rows.reduce((sum, r) => sum + r.lost, 0);
-    const expected = rows.reduce((sum, r) => sum + r.expected, 0);
-    const duplicated = rows.reduce((sum, r) => sum + r.duplicated, 0);
+    const all = [...rows, ...livenessRows];
+    lost = all.reduce((sum, r) => sum + r.lost, 0);
+    const expected = all.reduce((sum, r) => sum + r.expected, 0);
+    const duplicated = all.reduce((sum, r) => sum + r.duplicated, 0);
     const aheadOfDatadog = outage !== undefined && (outage.moved > 0 || outage.ahead > 0);
+    const findings = livenessFindings(livenessRows).length;
     console.log(
-      `\nwhole run: ${seconds(Date.now() - runStartedAt)}, ${rows.length} scenarios, ${expected} events expected, ` +
+      `\nwhole run: ${seconds(Date.now() - runStartedAt)}, ${all.length} scenarios, ${expected} events expected, ` +
         `${lost} lost, ${duplicated} duplicated` +
-        (outage ? `; cursor ${aheadOfDatadog ? 'MOVED PAST events Datadog had not accepted' : 'never ahead of Datadog'}` : '')
+        (outage ? `; cursor ${aheadOfDatadog ? 'MOVED PAST events Datadog had not accepted' : 'never ahead of Datadog'}` : '') +
+        (otherOrg ? `; ${findings} liveness findings` : '')
     );
-    if (lost > 0 || aheadOfDatadog) process.exitCode = 1;
+    if (lost > 0 || aheadOfDatadog || findings > 0) process.exitCode = 1;
   } finally {
     await bench.close(process.exitCode === 1);
   }

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import type { StartOrgOptions } from '../../client/org-control';
+import { startOrg, type StartOrgOptions, type StartOrgResult } from '../../client/org-control';
 import { failureConverterPath } from '../../codec/data-converter';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { AtlassianStandin, type AtlassianStandinOptions } from '../standins/atlassian-standin';
 import type { DatadogStandin } from '../standins/datadog-standin';
 import { stopSignal } from '../../workflows/messages';
-import { startHarnessOrg, workflowBundle } from '../harness/collector';
+import type { OrgAuditResult, OrgAuditStatus } from '../../workflows/org-audit-state';
+import { orgStatus, startHarnessOrg, workflowBundle } from '../harness/collector';
 import { startDevServer, temporalCliPath, type DevServerOptions, type RunningDevServer } from '../harness/dev-server';
 import { WORKER_ENV } from '../harness/keys';
 import { freePort } from '../harness/ports';
@@ -102,14 +103,27 @@ export class Bench {
     return startHarnessOrg(this.client, TASK_QUEUE, options);
   }
 
-  /** Stops the org's workflow after its page in flight; one that does not stop in time is terminated. */
-  async stopCollecting(orgId: string): Promise<void> {
+  /** The client's `start` as an operator runs it, without the harness's `since`: an org whose last run ended resumes. */
+  startAsOperator(options: StartOrgOptions): Promise<StartOrgResult> {
+    return startOrg(this.client, TASK_QUEUE, options);
+  }
+
+  status(orgId: string): Promise<OrgAuditStatus> {
+    return orgStatus(this.client, orgId);
+  }
+
+  /**
+   * Stops the org's workflow after its page in flight and returns its result; one that does not stop in time is
+   * terminated (null). `payload` is the stop signal's, sent as is: the liveness cases send odd ones.
+   */
+  async stopCollecting(orgId: string, payload: unknown = { reason: 'reliability scenario done' }): Promise<OrgAuditResult | null> {
     const handle = this.client.workflow.getHandle(workflowIdForOrg(orgId));
-    await handle.signal(stopSignal, { reason: 'reliability scenario done' });
+    await handle.signal<[unknown]>(stopSignal.name, payload);
     // Unreferenced, so that a pending timeout never holds the script open at its end.
-    const timeout = sleep(30_000, false, { ref: false });
-    const stopped = await Promise.race([handle.result().then(() => true), timeout]);
-    if (!stopped) await handle.terminate('did not stop within 30 s');
+    const timeout = sleep(30_000, null, { ref: false });
+    const result = await Promise.race([handle.result() as Promise<OrgAuditResult>, timeout]);
+    if (result === null) await handle.terminate('did not stop within 30 s');
+    return result;
   }
 
   /** Every log of the org that reached Datadog, in arrival order, repeats included. */
@@ -176,6 +190,8 @@ export class Bench {
       AUDIT_WORKFLOW_BUNDLE: this.bundlePath,
       AUDIT_METRICS_ADDRESS: 'off',
       AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
+      // One store for both workers, so that a resend finds a dead letter whichever worker stored it.
+      AUDIT_DEAD_LETTER_DIR: path.join(this.dataDir, 'dead-letters'),
     });
     this.workers.push(worker);
     this.startedWorkers.push(worker);
@@ -230,8 +246,11 @@ export class Bench {
       const received = this.datadog.received;
       const now = Date.now();
       for (; seen < received.length; seen++) {
-        const delivery = deliveryOf(received[seen]!);
+        const log = received[seen]!;
+        const delivery = deliveryOf(log);
         if (!delivery) continue;
+        // A dead letter's stub stands in for a log Datadog refused: the event is delivered once its own log arrives.
+        if ((log['atlassian'] as { dead_letter?: unknown }).dead_letter !== undefined) continue;
         const org = this.deliveriesFor(delivery.orgId);
         org.all.push({ at: now, eventId: delivery.eventId });
         org.distinct.add(delivery.eventId);

@@ -1,7 +1,7 @@
 /** The run's flags (`--seed`, `--kills`, `--only`, …) and their defaults. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_GROUPS = ['budget', 'atlassian', 'datadog', 'outage', 'kills'] as const;
+export const SCENARIO_GROUPS = ['budget', 'atlassian', 'datadog', 'outage', 'liveness', 'kills'] as const;
 export type ScenarioGroup = (typeof SCENARIO_GROUPS)[number];
 
 export interface Settings {
@@ -12,6 +12,8 @@ export interface Settings {
   killEvents: number;
   backfillRequestsPerMinute: number;
   outageSeconds: number;
+  /** The liveness group's Datadog outage: long enough to outlast the stall threshold its orgs are started with. */
+  livenessOutageSeconds: number;
   only: ReadonlySet<ScenarioGroup>;
 }
 
@@ -25,6 +27,7 @@ export function readSettings(): Settings {
       'kill-events': { type: 'string', default: '20000' },
       'backfill-rpm': { type: 'string', default: '120' },
       'outage-seconds': { type: 'string', default: '300' },
+      'liveness-outage-seconds': { type: 'string', default: '30' },
       only: { type: 'string', default: SCENARIO_GROUPS.join(',') },
     },
   });
@@ -41,6 +44,7 @@ export function readSettings(): Settings {
     killEvents: positive('kill-events', values['kill-events']),
     backfillRequestsPerMinute: positive('backfill-rpm', values['backfill-rpm']),
     outageSeconds: positive('outage-seconds', values['outage-seconds']),
+    livenessOutageSeconds: positive('liveness-outage-seconds', values['liveness-outage-seconds']),
     only: parseGroups(values.only ?? ''),
   };
 }
