@@ -95,6 +95,8 @@ export interface WorkerConfig {
   taskQueue: string;
   atlassianBaseUrl: string;
   datadogIntakeUrl: string;
+  /** Set when DD_LOGS_INTAKE_URL does not replace the site's intake: the site whose API validates the key. */
+  datadogSite?: string;
   shutdownGraceMs: number;
   /** Which credential references the activities may resolve: variables per service, the secrets directory. */
   credentialPolicy: CredentialPolicy;
@@ -125,6 +127,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     taskQueue: values.AUDIT_TASK_QUEUE,
     atlassianBaseUrl: values.ATLASSIAN_API_BASE_URL,
     datadogIntakeUrl: values.DD_LOGS_INTAKE_URL ?? `https://http-intake.logs.${values.DD_SITE}/api/v2/logs`,
+    ...(values.DD_LOGS_INTAKE_URL === undefined && { datadogSite: values.DD_SITE }),
     shutdownGraceMs: values.AUDIT_SHUTDOWN_GRACE_SECONDS * 1000,
     credentialPolicy: {
       variables: {

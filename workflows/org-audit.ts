@@ -260,7 +260,7 @@ export class OrgAudit {
       state.pageLimit = outcome.pageLimit;
       state.stats.lastError = {
         at: now,
-        message: `pages shrunk to ${outcome.pageLimit} events (Atlassian refused a larger page, or it was too large for Temporal's payload limits)`,
+        message: `pages shrunk to ${outcome.pageLimit} event${outcome.pageLimit === 1 ? '' : 's'} (Atlassian refused a larger page, or it was too large for Temporal's payload limits)`,
       };
     }
     const stream = this.streamOf(job);

@@ -21,6 +21,7 @@ import { ensureSearchAttributes } from '../../worker/search-attributes';
 import { renderBanner, type BannerFacts } from './demo-banner';
 import { loadDemoSettings, loadEnvFile, PROJECT_ROOT, REAL_MODE_VARIABLES, type DemoSettings } from './demo-settings';
 import { reportDeliveries } from './delivery-reporter';
+import { checkRealKeys } from './key-check';
 import { ShutdownRequest } from './shutdown-request';
 import { startTemporalDevServer, temporalCliPath } from './temporal-dev-server';
 
@@ -80,6 +81,17 @@ async function run(shutdown: ShutdownRequest): Promise<void> {
       dataConverter,
       shutdownGraceMs: workerConfig.shutdownGraceMs,
     });
+    if (settings.mode.kind === 'real') {
+      const notChecked = await checkRealKeys({
+        orgId: settings.mode.orgId,
+        atlassianBaseUrl: workerConfig.atlassianBaseUrl,
+        datadogApiBaseUrl: workerConfig.datadogSite && `https://api.${workerConfig.datadogSite}`,
+        dispatcher,
+        env: process.env,
+        credentialPolicy: workerConfig.credentialPolicy,
+      });
+      console.log(notChecked.length === 0 ? 'Keys checked: Atlassian and Datadog accept them' : `Keys checked, except: ${notChecked.join('; ')}`);
+    }
     const workerRun = worker.run();
     try {
       const orgId = settings.mode.orgId;

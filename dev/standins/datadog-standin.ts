@@ -375,6 +375,12 @@ export class DatadogStandin {
       this.queries.push({ api: queryApi, status: outcome.kind === 'reply' ? outcome.status : null, at: this.now() });
       return outcome;
     }
+    if (request.url.pathname === '/api/v1/validate') {
+      // `GET /api/v1/validate` (reference datadog-logs.md): whether the API key is one the stand-in accepts.
+      if (request.method !== 'GET') return intakeError(405);
+      const apiKey = request.headers['dd-api-key'];
+      return typeof apiKey === 'string' && this.apiKeys.has(apiKey) ? jsonReply(200, { valid: true }) : queryError(403, 'Forbidden');
+    }
     if (request.url.pathname !== '/api/v2/logs') return intakeError(404);
     if (request.method !== 'POST') return intakeError(405);
     const { outcome, entries } = await this.intake(request);
