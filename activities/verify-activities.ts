@@ -18,7 +18,7 @@ import { withHeartbeats } from './heartbeat-ticker';
 import { mapEvents, type MapDependencies } from './map';
 import type { PollDependencies } from './poll';
 import { shipLogs, type ShipDependencies } from './ship';
-import { countStream, readRange, type AtlassianPacing, type StreamReadOutcome } from './verify-atlassian';
+import { countStream, readRange, type AtlassianPacing, type StreamRead, type StreamReadOutcome } from './verify-atlassian';
 import { DatadogLogsQuery, type DatadogAnswer, type DatadogQueryDependencies } from './verify-datadog-api';
 
 export interface VerifyActivityDependencies {
@@ -68,15 +68,8 @@ export async function verifyOrgSettings(input: { orgId: string }): Promise<OrgVe
   }
 }
 
-export interface CountAtlassianInput {
-  orgId: string;
-  credential: CredentialRef;
-  from: number;
-  to: number;
-  /** Where the last slice stopped; null for the first. */
-  cursor: string | null;
-  pacing: AtlassianPacing;
-}
+/** One slice of a count: a stream read from where the last slice stopped (`cursor` null for the first). */
+export type CountAtlassianInput = Omit<StreamRead, 'stopAfter'>;
 
 export interface CountAtlassianOutcome extends StreamReadOutcome {
   /** Events of this slice per hour; the workflow adds the slices up. */
