@@ -59,9 +59,13 @@ function parseIsoStrict(value: string): number {
   return Date.parse(match[4] === undefined ? `${value}T00:00:00Z` : value);
 }
 
-/** The error as one line, its bound named as the caller calls it (`--from` on the command line). */
+/**
+ * The error as one line, its bounds named as the caller calls them (`--from` on the command line): the bound at
+ * fault first, and any `{from}` / `{to}` in the message.
+ */
 export function rangeErrorMessage(err: InvalidBackfillRangeError, name: (field: 'from' | 'to') => string = (field) => field): string {
-  return err.field ? `${name(err.field)} ${err.message}` : err.message;
+  const message = err.message.replace(/\{(from|to)\}/g, (_, field: 'from' | 'to') => name(field));
+  return err.field ? `${name(err.field)} ${message}` : message;
 }
 
 /** Validates a request against the clock, Atlassian's retention and the tail's start; returns the range to work. */
@@ -69,7 +73,7 @@ export function validateBackfillRequest(request: BackfillRequest, limits: Backfi
   const from = parseInstant(request.from, 'from');
   const to = parseInstant(request.to, 'to');
   const retentionMs = limits.retentionMs ?? ATLASSIAN_RETENTION_MS;
-  if (from >= to) throw new InvalidBackfillRangeError(`must be before the end of the range (got ${iso(from)} and ${iso(to)})`, 'from');
+  if (from >= to) throw new InvalidBackfillRangeError(`must be before {to} (got ${iso(from)} and ${iso(to)})`, 'from');
   if (to > limits.now) throw new InvalidBackfillRangeError(`is in the future (${iso(to)})`, 'to');
   const oldest = limits.now - retentionMs;
   if (from < oldest) {

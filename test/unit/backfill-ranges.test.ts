@@ -20,8 +20,8 @@ describe('validateBackfillRequest', () => {
   });
 
   test.each([
-    [{ from: '2026-11-21T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before the end of the range/],
-    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before the end of the range/],
+    [{ from: '2026-11-21T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before to /],
+    [{ from: '2026-11-20T00:00:00Z', to: '2026-11-20T00:00:00Z' }, /^from must be before to /],
     [{ from: '2026-11-20T00:00:00Z', to: '2026-11-26T00:00:00Z' }, /^to is in the future/],
     [{ from: now - ATLASSIAN_RETENTION_MS - 1, to: now - DAY * 2 }, /older than Atlassian's 180-day retention/],
     [{ from: now - DAY / 2, to: now - 1 }, /already covered by the tail/],
@@ -45,6 +45,12 @@ describe('validateBackfillRequest', () => {
       throw new Error('accepted a range ending in the future');
     } catch (err) {
       expect(rangeErrorMessage(err as InvalidBackfillRangeError, (field) => `--${field}`)).toMatch(/^--to is in the future/);
+    }
+    try {
+      validateBackfillRequest({ from: '2026-11-21T00:00:00Z', to: '2026-11-20T00:00:00Z' }, limits);
+      throw new Error('accepted a backwards range');
+    } catch (err) {
+      expect(rangeErrorMessage(err as InvalidBackfillRangeError, (field) => `--${field}`)).toMatch(/^--from must be before --to \(got /);
     }
   });
 });
