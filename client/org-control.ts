@@ -93,7 +93,8 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
   let since = options.since ?? now - START_DEFAULTS.sinceLookbackMs;
   const lastPosition = previous && !(options.since !== undefined && previous.status.name !== 'COMPLETED') ? await positionOf(client, workflowId, previous.status.name, options.orgId) : undefined;
   if (lastPosition) {
-    state = { ...lastPosition.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null, stalled: null };
+    // An operator's start retries at once whatever waited in the last run (a failure's retry, a missing plan).
+    state = { ...lastPosition.state, paused: null, awaitingCredentials: null, rateLimitedUntil: null, stalled: null, retryAt: null, awaitingEntitlement: null };
     state.credentials = {
       atlassian: withNewRef(state.credentials.atlassian, options.atlassianKey),
       datadog: withNewRef(state.credentials.datadog, options.datadogKey),

@@ -173,7 +173,7 @@ export class OrgAudit {
       this.reject('seek', `from is in the future (${iso(from)})`, now);
       return;
     }
-    this.restartStream(this.state.tail, from, `moved by operator to ${iso(from)}`, now);
+    this.restartStream(this.state.tail, from, null, now);
     this.state.tail.nextPollAt = now;
     this.wake();
   }
@@ -438,11 +438,12 @@ export class OrgAudit {
     return Math.max(this.config.since, watermark - this.config.cursorRecoveryOverlapMs);
   }
 
-  private restartStream(stream: StreamPosition, from: number, reason: string, now: number): void {
+  /** Drops the stream's cursor and re-reads from `from`; `problem` (null for an operator's seek) goes to status. */
+  private restartStream(stream: StreamPosition, from: number, problem: string | null, now: number): void {
     stream.cursor = null;
     stream.recoveringFrom = from;
     this.state.stats.cursorRecoveries++;
-    this.state.stats.lastError = { at: now, message: reason };
+    if (problem !== null) this.state.stats.lastError = { at: now, message: problem };
   }
 
   /** The first stuck poll restarts the stream from its watermark; after that it is retried later and later. */

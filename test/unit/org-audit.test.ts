@@ -164,6 +164,30 @@ describe('a cursor Atlassian refuses', () => {
   });
 });
 
+describe("an operator's seek", () => {
+  test('restarts the tail at that time without its cursor, and still drops what was delivered', () => {
+    const org = newOrg();
+    const t0 = NOW - 20 * 60_000;
+    deliver(org, TAIL, page([event('a', t0), event('b', t0 + 1_000)]));
+    org.seek({ from: new Date(NOW - 40 * 60_000).toISOString() }, NOW);
+    expect(org.pollInput(TAIL, NOW)).toMatchObject({ cursor: null, from: NOW - 40 * 60_000 });
+    expect(org.state.stats.lastError).toBeNull();
+    expect(deliver(org, TAIL, page([event('a', t0), event('b', t0 + 1_000), event('c', t0 + 2_000)]))).toEqual(['c']);
+  });
+
+  test.each([
+    ['an impossible date', { from: '2026-02-31' }, /^seek ignored: from is not a valid time/],
+    ['a time in the future', { from: new Date(NOW + 60_000).toISOString() }, /^seek ignored: from is in the future/],
+    ['no time at all', {}, /^seek ignored: from: /],
+  ])('with %s is refused and changes nothing', (_, payload, message) => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW - 1_000)]));
+    org.seek(payload, NOW);
+    expect(org.state.tail.cursor).toBe('c-a');
+    expect(org.state.stats.lastRejectedMessage?.message).toMatch(message);
+  });
+});
+
 describe('failures no retry fixes', () => {
   test('are retried after five minutes, with the org shown as stalled, and cleared by the next delivered page', () => {
     const org = newOrg();
