@@ -747,7 +747,8 @@ describe('every outbound client uses the shared agent', () => {
       // Without `dispatcher`, undici's global Agent would send the request, direct.
       const calls = callsOf(source, 'request');
       expect({ file, requestCalls: calls.length > 0 }).toEqual({ file, requestCalls: true });
-      for (const call of calls) expect({ file, passesDispatcher: /\bdispatcher\s*:/.test(call) }).toEqual({ file, passesDispatcher: true });
+      // `dispatcher: x` or the shorthand `{ dispatcher, … }`.
+      for (const call of calls) expect({ file, passesDispatcher: /\bdispatcher\s*[:,}]/.test(call) }).toEqual({ file, passesDispatcher: true });
     }
     expect(requesters).toEqual(expect.arrayContaining(ROUTED_ABOVE));
     for (const [file, source] of files) {

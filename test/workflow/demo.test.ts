@@ -61,10 +61,19 @@ test('npm start delivers the demo org, stops on Ctrl-C, and resumes without deli
   await waitUntil(() => deliveredIds().length > 0, 60_000, () => `${deliveredIds().length} logs delivered`);
   expect(await listedInWebUi()).toEqual({ status: 'WORKFLOW_EXECUTION_STATUS_RUNNING', orgId: ORG_ID });
   await screenshotWhenChromiumIsThere();
-  // The project's own metrics, as `curl localhost:9464/metrics` shows them during a demo.
-  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const shipped = metrics.match(/^atlassian_audit_events_shipped\{[^}]*org_id="[^"]+"[^}]*\} (\d+)/m);
-  expect(Number(shipped?.[1])).toBeGreaterThan(0);
+  // The project's own metrics, as `curl localhost:9464/metrics` shows them during a demo. The workflow counts a
+  // page once its ship has returned, a moment after the stand-in received the logs.
+  let metrics = '';
+  const shippedCount = () => Number(metrics.match(/^atlassian_audit_events_shipped\{[^}]*org_id="[^"]+"[^}]*\} (\d+)/m)?.[1] ?? 0);
+  await waitUntil(
+    async () => {
+      metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return shippedCount() > 0;
+    },
+    15_000,
+    () => 'atlassian_audit_events_shipped never rose above 0'
+  );
+  expect(shippedCount()).toBeGreaterThan(0);
   expect(metrics).toMatch(/^atlassian_audit_atlassian_requests\{[^}]*status="200"[^}]*\} [1-9]/m);
 
   first.child.kill('SIGINT');
