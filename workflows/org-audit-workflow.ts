@@ -75,7 +75,10 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
     } else {
       try {
         if (step.kind === 'poll') await deliver(org, step.job, publish);
-        else org.afterResend(await resendDeadLetters({ orgId: config.orgId, credential: state.credentials.datadog, eventIds: step.eventIds }), Date.now());
+        else {
+          const resend = resendDeadLetters({ orgId: config.orgId, credential: state.credentials.datadog, eventIds: step.eventIds });
+          org.afterResend(await stallWatched(org, resend, 'resend of dead letters', publish), Date.now());
+        }
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         org.afterFailure(step.kind === 'poll' ? step.job : 'resend', failureInfo(err), Date.now());
