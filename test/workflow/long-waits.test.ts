@@ -252,7 +252,9 @@ test('a refused key: the cursor held for 6 hours with no request and no new run,
   await w.withWorker(async () => {
     const handle = await w.startOrg(orgId);
     await w.waitForDelivered(orgId, before.length);
-    const caughtUp = await w.status(handle);
+    // Caught up means the stream's empty page was read too, which comes a moment after the last logs arrive:
+    // only then is `nextPollAt` the idle poll this test skips to.
+    const caughtUp = await w.waitForPhase(handle, AuditPhase.Idle);
 
     w.atlassian.setApiKeys(orgId, [TEST_KEYS.atlassianRotated]);
     const after = w.addEvents(orgId, 12, 303);
