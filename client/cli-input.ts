@@ -5,7 +5,7 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { isCredentialRef } from '../shared/credential-ref';
-import { InvalidBackfillRangeError, parseInstant } from '../workflows/backfill-ranges';
+import { InvalidBackfillRangeError, parseInstant, rangeErrorMessage, validateBackfillRequest, type TimeRange } from '../workflows/backfill-ranges';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -61,6 +61,19 @@ export function integerSchema(flag: string, min: number, max: number) {
     .regex(/^\d+$/, { error: `${flag} must be a whole number` })
     .transform(Number)
     .refine((n) => n >= min && n <= max, { error: `${flag} must be between ${min} and ${max}` });
+}
+
+/**
+ * `--from` / `--to` as a range of past event time within Atlassian's retention, checked as the workflow checks a
+ * backfill, except against the tail's start, which only the workflow knows. A problem is a UsageError naming the flag.
+ */
+export function pastRangeOption(from: string, to: string): TimeRange {
+  try {
+    return validateBackfillRequest({ from, to }, { now: Date.now(), tailFrom: Number.POSITIVE_INFINITY });
+  } catch (err) {
+    if (err instanceof InvalidBackfillRangeError) throw new UsageError(rangeErrorMessage(err, (field) => `--${field}`));
+    throw err;
+  }
 }
 
 /** Parses commander's option object with a zod schema; the first problem becomes a UsageError. */

@@ -15,7 +15,7 @@ import {
   statusQuery,
   stopSignal,
 } from '../workflows/messages';
-import { InvalidBackfillRangeError, iso, rangeErrorMessage, validateBackfillRequest } from '../workflows/backfill-ranges';
+import { iso } from '../workflows/backfill-ranges';
 import {
   credentialRefSchema,
   durationSchema,
@@ -23,6 +23,7 @@ import {
   integerSchema,
   orgIdSchema,
   parseOptions,
+  pastRangeOption,
   UsageError,
 } from './cli-input';
 import { serveCodec } from './codec-server-command';
@@ -46,15 +47,6 @@ async function withClient<T>(work: (context: ClientContext) => Promise<T>): Prom
 /** Sends one signal to a running org's workflow. */
 function signalOrg<Args extends unknown[]>(orgId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
   return withClient(async ({ client }) => (await runningOrg(client, orgId)).signal(signal, ...args));
-}
-
-function asUsageError<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (err) {
-    if (err instanceof InvalidBackfillRangeError) throw new UsageError(rangeErrorMessage(err, (field) => `--${field}`));
-    throw err;
-  }
 }
 
 export function buildProgram(): Command {
@@ -143,8 +135,7 @@ export function buildProgram(): Command {
         }),
         raw
       );
-      // The same checks the workflow's Update validator makes, except the tail's start, which only it knows.
-      const range = asUsageError(() => validateBackfillRequest(options, { now: Date.now(), tailFrom: Number.POSITIVE_INFINITY }));
+      const range = pastRangeOption(options.from, options.to);
       const accepted = await withClient(async ({ client }) =>
         (await runningOrg(client, options.org)).executeUpdate(requestBackfillUpdate, {
           args: [{ from: iso(range.from), to: iso(range.to) }],

@@ -5,10 +5,9 @@
  */
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { InvalidBackfillRangeError, rangeErrorMessage, validateBackfillRequest } from '../workflows/backfill-ranges';
 import { DATADOG_INDEX_NAME, MAX_VERIFY_RANGE_MS } from '../shared/verify/verify-input';
 import { missingAtEnd } from '../shared/verify/verify-report';
-import { orgIdSchema, parseOptions, UsageError } from './cli-input';
+import { orgIdSchema, parseOptions, pastRangeOption, UsageError } from './cli-input';
 import type { ClientContext } from './connect';
 import { formatVerifyReport } from './verify/format-verify-report';
 import { startVerify, verifyResult } from './verify/run-verify';
@@ -119,13 +118,7 @@ export function registerVerifyCommands(program: Command, withClient: WithClient,
 
 /** The range as backfill checks it (not in the future, within Atlassian's retention), and at most 31 days long. */
 function validRange(from: string, to: string): { from: number; to: number } {
-  let range;
-  try {
-    range = validateBackfillRequest({ from, to }, { now: Date.now(), tailFrom: Number.POSITIVE_INFINITY });
-  } catch (err) {
-    if (err instanceof InvalidBackfillRangeError) throw new UsageError(rangeErrorMessage(err, (field) => `--${field}`));
-    throw err;
-  }
+  const range = pastRangeOption(from, to);
   if (range.to - range.from > MAX_VERIFY_RANGE_MS) throw new UsageError('--to is more than 31 days after --from: verify a longer range month by month');
   return range;
 }
