@@ -235,8 +235,11 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
  * The input with every field present. A field added to config or state in a later version gets its default here,
  * so a state carried over from an older run (continue-as-new, or `start` after `stop`) keeps working.
  */
-export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAuditConfig; state: OrgAuditState } {
-  const config: OrgAuditConfig = {
+/** The config with every defaulted setting present. */
+export type OrgAuditConfigWithDefaults = OrgAuditConfig & Required<Pick<OrgAuditConfig, keyof typeof CONFIG_DEFAULTS>>;
+
+export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAuditConfigWithDefaults; state: OrgAuditState } {
+  const config: OrgAuditConfigWithDefaults = {
     ...CONFIG_DEFAULTS,
     ...input.config,
     maxPollIntervalMs: input.config.maxPollIntervalMs ?? input.config.pollIntervalMs,

@@ -24,9 +24,8 @@ import {
   seekInputSchema,
   stopInputSchema,
 } from './messages';
-import type { BackfillRange, OrgAuditConfig, OrgAuditInput, OrgAuditResult, OrgAuditState, OrgAuditStatus, StreamPosition } from './org-audit-state';
+import type { BackfillRange, OrgAuditConfigWithDefaults, OrgAuditInput, OrgAuditResult, OrgAuditState, OrgAuditStatus, StreamPosition } from './org-audit-state';
 import {
-  CONFIG_DEFAULTS,
   MAX_DEAD_LETTERS_KEPT,
   MAX_FINISHED_BACKFILLS_KEPT,
   pendingBackfills,
@@ -71,7 +70,7 @@ export interface ActivityFailureInfo {
 }
 
 export class OrgAudit {
-  readonly config: Required<Pick<OrgAuditConfig, keyof typeof CONFIG_DEFAULTS>> & OrgAuditConfig;
+  readonly config: OrgAuditConfigWithDefaults;
   readonly state: OrgAuditState;
   stopReason: string | null = null;
   /** Set by any message that should cut a wait short so the loop re-evaluates. */
@@ -79,7 +78,7 @@ export class OrgAudit {
 
   constructor(input: OrgAuditInput, now: number) {
     const { config, state } = withDefaults(input, now);
-    this.config = { ...CONFIG_DEFAULTS, ...config };
+    this.config = config;
     this.state = state;
   }
 
@@ -265,11 +264,9 @@ export class OrgAudit {
     }
     const stream = this.streamOf(job);
     const recent = new Set(state.recentIds);
-    const fresh = outcome.events.filter(
-      (e) => !recent.has(e.id) && (job.kind === 'tail' || withinRange(e, job.range)) && !deliveredBefore(e, stream)
-    );
-    state.stats.duplicatesDropped += outcome.repeatsDropped + outcome.events.filter((e) => recent.has(e.id) || deliveredBefore(e, stream)).length;
-    return fresh;
+    const unseen = outcome.events.filter((e) => !recent.has(e.id) && !deliveredBefore(e, stream));
+    state.stats.duplicatesDropped += outcome.repeatsDropped + outcome.events.length - unseen.length;
+    return job.kind === 'tail' ? unseen : unseen.filter((e) => withinRange(e, job.range));
   }
 
   /** The page is delivered (or there was nothing new): only now does the stream's position move on. */
