@@ -279,7 +279,8 @@ describe('the org’s own cap', () => {
     });
     // Arrival times: the requests are sent at least 200 ms apart; the network adds a few ms of jitter either way.
     const times = streamRequests(harness, orgId).map((r) => r.at);
-    expect(times.length).toBeGreaterThan(30);
+    // 30 pages of events; the empty page that follows may come after the stop.
+    expect(times.length).toBeGreaterThanOrEqual(30);
     const gaps = times.slice(1).map((at, i) => at - times[i]!);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200 - 25);
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual((times.length - 1) * 200 - 25);
