@@ -5,9 +5,10 @@
 import type { Dispatcher } from 'undici';
 import { ActionCatalogueCache } from './action-catalogue-cache';
 import type { CredentialPolicy } from './credentials';
-import { mapEvents, type MapEventsInput } from './map';
+import { mapPage, type MapPageInput } from './map';
+import type { PageStore } from './page-store';
 import { pollEventsPage, type PollInput } from './poll';
-import { resendDeadLetters, shipLogs, type ShipLogsInput } from './ship';
+import { resendDeadLetters, shipPage, type ShipPageInput } from './ship';
 import { DeadLetterStore, type ResendDeadLettersInput } from './dead-letters';
 import { withHeartbeats } from './heartbeat-ticker';
 import { createVerifyActivities } from './verify-activities';
@@ -24,6 +25,8 @@ export interface ActivityDependencies {
   now?: () => number;
   /** Where logs Datadog keeps refusing are kept (relative to the working directory). @default '.data/dead-letters' */
   deadLetterDir?: string;
+  /** This worker process's pages between poll and ship, and the task queue that reaches them. */
+  pageStore: PageStore;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -33,11 +36,12 @@ export function createActivities(deps: ActivityDependencies) {
   const actionCatalogues = new ActionCatalogueCache({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http });
   const deadLetters = new DeadLetterStore(deps.deadLetterDir);
   const ship = { datadogIntakeUrl: deps.datadogIntakeUrl, deadLetters, ...http };
+  const { pageStore } = deps;
   return {
     pollEventsPage: (input: PollInput) =>
-      withHeartbeats(() => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, input)),
-    mapEvents: (input: MapEventsInput) => mapEvents({ actionCatalogues, now }, input),
-    shipLogs: (input: ShipLogsInput) => shipLogs(ship, input),
+      withHeartbeats(() => pollEventsPage({ atlassianBaseUrl: deps.atlassianBaseUrl, pageStore, ...http }, input)),
+    mapEvents: (input: MapPageInput) => mapPage({ actionCatalogues, now, pageStore }, input),
+    shipLogs: (input: ShipPageInput) => shipPage({ ...ship, pageStore }, input),
     resendDeadLetters: (input: ResendDeadLettersInput) => resendDeadLetters(ship, input),
     ...createVerifyActivities({ poll: { atlassianBaseUrl: deps.atlassianBaseUrl, ...http }, datadog: http, map: { actionCatalogues, now }, ship }),
   };

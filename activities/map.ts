@@ -4,6 +4,8 @@ import type { DatadogLog } from './datadog-log';
 import { mapPolledEvents } from './map-event';
 import type { PolledEvent } from './polled-event';
 import type { ActionCatalogueCache } from './action-catalogue-cache';
+import type { PageStore, StoredPage } from './page-store';
+import { eventKey } from './polled-event';
 
 export interface MapEventsInput {
   orgId: string;
@@ -25,4 +27,30 @@ export async function mapEvents(deps: MapDependencies, input: MapEventsInput): P
   const { cancellationSignal } = Context.current();
   const actions = await deps.actionCatalogues.get(input.orgId, input.atlassianCredential, cancellationSignal);
   return mapPolledEvents(input.events, { orgId: input.orgId, origin: input.origin, actions, now: deps.now() });
+}
+
+export interface MapPageInput {
+  orgId: string;
+  origin: 'tail' | 'backfill';
+  /** A page a poll kept in this worker's page store. */
+  page: StoredPage;
+  /** Dedupe keys of the page's events the workflow delivered before: they are not mapped again. */
+  skipKeys: string[];
+  atlassianCredential: CredentialRef;
+}
+
+export interface MapPageResult {
+  /** Logs made and kept in the page store for the ship. */
+  logs: number;
+  /** Of which from elements that were not a documented event (shipped marked). */
+  malformed: number;
+}
+
+/** The map activity: a stored page's events become its logs, in the same store; only counts enter history. */
+export async function mapPage(deps: MapDependencies & { pageStore: PageStore }, input: MapPageInput): Promise<MapPageResult> {
+  const skip = new Set(input.skipKeys);
+  const events = deps.pageStore.events(input.orgId, input.page.ref).filter((e) => !skip.has(eventKey(e.id)));
+  const logs = await mapEvents(deps, { orgId: input.orgId, origin: input.origin, events, atlassianCredential: input.atlassianCredential });
+  deps.pageStore.putLogs(input.orgId, input.page.ref, logs);
+  return { logs: logs.length, malformed: events.filter((e) => e.kind === 'malformed').length };
 }

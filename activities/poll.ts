@@ -8,7 +8,9 @@ import { atlassianEventSchema, pollingPageSchema } from './atlassian-schema';
 import { resolveCredential, type CredentialPolicy } from './credentials';
 import { CredentialOwner, FailureType, type FailureDetails } from '../shared/failure-types';
 import { safeUrl, transportFailure } from './http-client';
-import type { PolledEvent } from './polled-event';
+import type { PageStore, StoredPage } from './page-store';
+import { eventKey, type PolledEvent } from './polled-event';
+import { DATADOG_INTAKE_LIMITS } from './ship';
 import { parseRateLimitReset, rateLimitWaitMs } from './rate-limit-headers';
 import { recordAtlassianRequest } from './activity-metrics';
 import { readableText } from './readable-text';
@@ -35,17 +37,29 @@ export interface PollInput {
   maxRequestsPerMinute?: number;
   /** Epoch ms after which no further page is started (for a backfill: the tail is due). */
   stopAfter?: number;
+  /** While a stream re-reads after losing its cursor: events processed before this (epoch ms) were delivered already. */
+  dropProcessedBefore?: number;
+  /** A backfill's event-time range [from, to) in epoch ms: events outside it are not kept (malformed ones always are). */
+  keepTimeRange?: { from: number; to: number };
+}
+
+/** What the workflow learns of the events a poll kept: where they wait, and what it needs for dedupe and watermarks. */
+export interface StoredEvents extends StoredPage {
+  /** The dedupe key of each kept event, in stream order (eventKey). */
+  keys: string[];
+  /** The latest `processedAt` among them, epoch ms. */
+  lastProcessedAt: number | null;
 }
 
 export type PollOutcome =
   | {
       kind: 'page';
-      /** The events of every page read, in stream order, each ID once. */
-      events: PolledEvent[];
+      /** Events read, each ID once, before `dropProcessedBefore` and `keepTimeRange` were applied. */
+      eventsRead: number;
+      /** The events kept, waiting in this worker's page store for map and ship; null when none were. */
+      stored: StoredEvents | null;
       /** Where the next poll continues; Atlassian returns one even on the last page. */
       nextCursor: string | null;
-      /** `processedAt` of the last event read: the tail's watermark. */
-      lastProcessedAt: string | null;
       budget: RateLimitBudget;
       /** Pages used (a page re-read smaller, or left for the next poll, is not counted). */
       pages: number;
@@ -57,7 +71,7 @@ export type PollOutcome =
       nextRequestAt: number;
       /** A 429 came after some pages: they are delivered first, then the workflow waits this long. */
       rateLimitedForMs?: number;
-      /** Repeats of an event ID within this poll, dropped here (first occurrence kept). */
+      /** Repeats of an event ID within this poll, and events delivered before `dropProcessedBefore`, dropped here. */
       repeatsDropped: number;
       /**
        * The `limit` the last request used: lower than the input's when pages had to shrink to fit the size cap.
@@ -75,6 +89,18 @@ export type PollOutcome =
   | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget; nextRequestAt: number; requests: number };
 
 type PageOutcome = Extract<PollOutcome, { kind: 'page' }>;
+type RateLimitedOutcome = Extract<PollOutcome, { kind: 'rateLimited' }>;
+
+/** A batch of pages as read, before its events are filtered and stored. */
+export type BatchRead =
+  | (Omit<PageOutcome, 'eventsRead' | 'stored'> & {
+      /** The events of every page read, in stream order, each ID once. */
+      events: PolledEvent[];
+      /** The size of the page bodies they came from. */
+      bytes: number;
+    })
+  | RateLimitedOutcome;
+type BatchSoFar = Omit<Extract<BatchRead, { kind: 'page' }>, 'kind' | 'nextRequestAt' | 'rateLimitedForMs'>;
 
 export interface PollDependencies {
   atlassianBaseUrl: string;
@@ -86,27 +112,21 @@ export interface PollDependencies {
 }
 
 /**
- * Page bodies pass through history as the poll result, and so do their Datadog logs (the map's result and the
- * ship's input). Temporal warns above 512 KiB a payload and refuses 2 MB. Measured against the stand-in
- * (dev/standins): the poll result is 1.00–1.17 times the bodies it came from, the logs 1.02 times for events of a
- * large `context` (mapped whole once), 2.25 times for the demo's events (~1 KB each) and 2.74 times for the smallest
- * events (~400 B, the map's fixed fields dominate).
- *
- * One page may have up to `MAX_PAGE_BYTES`: at 512 KiB the worst case is a poll result of ~600 KiB and logs of
- * ~1.4 MB, under the 2 MB limit, and a default page of 200 ordinary events (~210 KiB) is read whole. A page above it
- * is re-read with half the limit.
+ * A poll's events go to Datadog in one intake request when they can (reference datadog-logs.md §1.4: 1,000 logs,
+ * 5 MB): a worker killed between Datadog's 202 and Temporal recording the ship then repeats one request at most.
+ * Logs are 1.02–2.74 times the page bodies they come from (measured against the stand-in: 2.74 for the smallest
+ * events, whose fixed fields dominate), so the bodies of one poll stay under `MAX_BATCH_BYTES`, judged by the page
+ * before, and a poll stops before a page that could take it past `MAX_BATCH_EVENTS`.
  */
-const MAX_PAGE_BYTES = 512 * 1024;
+const MAX_BATCH_EVENTS = DATADOG_INTAKE_LIMITS.maxEntriesPerRequest;
+const MAX_BATCH_BYTES = Math.floor(DATADOG_INTAKE_LIMITS.maxRequestBytes / 2.75);
+
+/** A page over this is re-read with half the limit: it could not go to Datadog in one request. */
+const MAX_PAGE_BYTES = MAX_BATCH_BYTES;
 
 /**
- * A poll adds further pages only while its bodies stay under this (judged by the page before): at 176 KiB its
- * result and logs stay under the SDK's 512 KiB warning (~206 KiB and ~482 KiB in the worst case).
- */
-const MAX_BATCH_BYTES = 176 * 1024;
-
-/**
- * An event too large for a poll result on its own travels as a `malformed` element: its ID, its times and action,
- * and this many characters of its JSON, however large the event.
+ * An event too large for one intake request on its own travels as a `malformed` element: its ID, its times and
+ * action, and this many characters of its JSON, however large the event.
  */
 const OVERSIZED_PREVIEW_CHARS = 4_000;
 
@@ -121,7 +141,6 @@ interface ReadPage {
   kind: 'page';
   elements: PolledEvent[];
   nextCursor: string | null;
-  lastProcessedAt: string | null;
   budget: RateLimitBudget;
   bytes: number;
 }
@@ -130,9 +149,17 @@ interface ReadPage {
 type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budget: RateLimitBudget };
 
 /**
- * One poll: reads a batch of pages of `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`, as many as
- * `maxPages`, the batch's byte cap and the budget allow without a workflow timer (the activity keeps its registered
- * name, `pollEventsPage`, which recorded histories name). A 429 is returned, not thrown, so the workflow can wait durably and
+ * The poll activity (registered as `pollEventsPage`, the name recorded histories use): reads a batch of pages and
+ * keeps the events the workflow may need in this worker's page store (see `readBatch` and `keep`).
+ */
+export async function pollEventsPage(deps: PollDependencies & { pageStore: PageStore }, input: PollInput): Promise<PollOutcome> {
+  const read = await readBatch(deps, input);
+  return read.kind === 'page' ? keep(deps.pageStore, input, read) : read;
+}
+
+/**
+ * Reads a batch of pages of `GET /admin/v1/orgs/{orgId}/events-stream` from `cursor`, as many as `maxPages`, the
+ * batch's caps (one intake request) and the budget allow without a workflow timer. A 429 is returned, not thrown, so the workflow can wait durably and
  * visibly; 401/403/404 are non-retryable; everything else (5xx, resets, timeouts, a body that is not the documented
  * page) is thrown as retryable and Temporal tries again with backoff. A failure after the first page ends the batch
  * instead: what was read is returned, and the next poll meets the failure again from the cursor after it.
@@ -142,13 +169,13 @@ type PageResponse = ReadPage | { kind: 'rateLimited'; retryAfterMs: number; budg
  * is not the end (Atlassian may serve fewer than asked), an empty one is; a page that comes back with the cursor it
  * was asked with ends the batch, so a cursor that does not advance is read once per poll.
  */
-export async function pollEventsPage(deps: PollDependencies, input: PollInput): Promise<PollOutcome> {
+export async function readBatch(deps: PollDependencies, input: PollInput): Promise<BatchRead> {
   const apiKey = await resolveCredential(input.credential, 'atlassian', deps.env, deps.credentialPolicy);
   const maxPages = input.maxPages ?? 1;
-  const batch: Omit<PageOutcome, 'kind' | 'nextRequestAt' | 'rateLimitedForMs'> = {
+  const batch: BatchSoFar = {
     events: [],
+    bytes: 0,
     nextCursor: input.cursor,
-    lastProcessedAt: null,
     budget: {},
     pages: 0,
     requests: 0,
@@ -158,9 +185,8 @@ export async function pollEventsPage(deps: PollDependencies, input: PollInput): 
     cursorStuck: false,
   };
   const seenIds = new Set<string>();
-  let batchBytes = 0;
   let sendAt = input.notBefore ?? deps.now();
-  const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): PollOutcome => ({ kind: 'page', ...batch, ...extra });
+  const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): BatchRead => ({ kind: 'page', ...batch, ...extra });
   /** Whether the request after one paced to `nextRequestAt` still belongs in this poll. */
   const mayContinue = (nextRequestAt: number) =>
     nextRequestAt - deps.now() <= MAX_WAIT_WITHIN_BATCH_MS && (input.stopAfter === undefined || nextRequestAt < input.stopAfter);
@@ -211,7 +237,7 @@ export async function pollEventsPage(deps: PollDependencies, input: PollInput): 
       continue;
     }
     const page = response.bytes > MAX_PAGE_BYTES ? withOversizedElementsPreviewed(response) : response;
-    if (batch.pages > 0 && batchBytes + page.bytes > MAX_BATCH_BYTES) return outcome({ nextRequestAt });
+    if (batch.pages > 0 && batch.bytes + page.bytes > MAX_BATCH_BYTES) return outcome({ nextRequestAt });
 
     let newEvents = 0;
     for (const element of page.elements) {
@@ -225,20 +251,62 @@ export async function pollEventsPage(deps: PollDependencies, input: PollInput): 
     }
     const cursorRepeated = page.nextCursor !== null && page.nextCursor === cursor;
     batch.nextCursor = page.nextCursor ?? batch.nextCursor;
-    batch.lastProcessedAt = page.lastProcessedAt ?? batch.lastProcessedAt;
     batch.pages++;
-    batchBytes += page.bytes;
+    batch.bytes += page.bytes;
     batch.reachedEnd = page.elements.length === 0 || page.nextCursor === null;
     batch.cursorStuck = cursorRepeated && page.elements.length > 0 && newEvents === 0;
     const batchIsDone =
       batch.reachedEnd ||
       cursorRepeated ||
       batch.pages >= maxPages ||
-      batchBytes + page.bytes > MAX_BATCH_BYTES ||
+      batch.bytes + page.bytes > MAX_BATCH_BYTES ||
+      batch.events.length + batch.pageLimit > MAX_BATCH_EVENTS ||
       !mayContinue(nextRequestAt);
     if (batchIsDone) return outcome({ nextRequestAt });
     sendAt = nextRequestAt;
   }
+}
+
+/**
+ * The batch's outcome: the events that pass the watermark and range filters go to the page store, and only their
+ * reference and dedupe keys into the result.
+ */
+function keep(store: PageStore, input: PollInput, batch: Extract<BatchRead, { kind: 'page' }>): PageOutcome {
+  const { events, bytes, ...rest } = batch;
+  const notDelivered = events.filter((e) => !deliveredBefore(e, input.dropProcessedBefore));
+  const kept = notDelivered.filter((e) => withinTimeRange(e, input.keepTimeRange));
+  let lastProcessedAt: number | null = null;
+  for (const e of kept) {
+    const processed = processedAtOf(e);
+    if (processed !== null && (lastProcessedAt === null || processed > lastProcessedAt)) lastProcessedAt = processed;
+  }
+  const stored =
+    kept.length === 0 ? null : { ...store.putEvents(input.orgId, kept, bytes), keys: kept.map((e) => eventKey(e.id)), lastProcessedAt };
+  return {
+    ...rest,
+    eventsRead: events.length,
+    stored,
+    repeatsDropped: rest.repeatsDropped + events.length - notDelivered.length,
+  };
+}
+
+function deliveredBefore(polled: PolledEvent, watermark: number | undefined): boolean {
+  if (watermark === undefined) return false;
+  const processed = processedAtOf(polled);
+  return processed !== null && processed < watermark;
+}
+
+function withinTimeRange(polled: PolledEvent, range: PollInput['keepTimeRange']): boolean {
+  // Malformed elements have no trustworthy time: keep them rather than risk losing one.
+  if (range === undefined || polled.kind !== 'event') return true;
+  const time = Date.parse(polled.event.attributes.time);
+  return !(time >= range.to || time < range.from);
+}
+
+function processedAtOf(polled: PolledEvent): number | null {
+  if (polled.kind !== 'event' || !polled.event.attributes.processedAt) return null;
+  const ms = Date.parse(polled.event.attributes.processedAt);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /**
@@ -334,7 +402,7 @@ async function requestPage(
   return { kind: 'page', ...parsePage(text, url), budget, bytes: Buffer.byteLength(text, 'utf8') };
 }
 
-function parsePage(text: string, url: URL): Pick<ReadPage, 'elements' | 'nextCursor' | 'lastProcessedAt'> {
+function parsePage(text: string, url: URL): Pick<ReadPage, 'elements' | 'nextCursor'> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -355,12 +423,7 @@ function parsePage(text: string, url: URL): Pick<ReadPage, 'elements' | 'nextCur
   }
   const identicalSoFar = new Map<string, number>();
   const elements = page.data.data.map((raw) => toPolledEvent(raw, identicalSoFar));
-  const lastProcessed = [...elements].reverse().find((e) => e.kind === 'event');
-  return {
-    elements,
-    nextCursor: page.data.meta?.next ?? null,
-    lastProcessedAt: lastProcessed?.kind === 'event' ? (lastProcessed.event.attributes.processedAt ?? null) : null,
-  };
+  return { elements, nextCursor: page.data.meta?.next ?? null };
 }
 
 /**

@@ -19,6 +19,7 @@ import { CredentialOwner, FailureType, type FailureDetails } from '../shared/fai
 import { withHeartbeats } from './heartbeat-ticker';
 import { transportFailure } from './http-client';
 import { recordDatadogRequest } from './activity-metrics';
+import type { PageStore, StoredPage } from './page-store';
 
 const gzipAsync = promisify(gzip);
 
@@ -50,6 +51,13 @@ export interface ShipLogsInput {
   orgId: string;
   credential: CredentialRef;
   logs: DatadogLog[];
+}
+
+export interface ShipPageInput {
+  orgId: string;
+  credential: CredentialRef;
+  /** A page whose logs the map activity kept in this worker's page store. */
+  page: StoredPage;
 }
 
 export interface DeadLettered {
@@ -95,6 +103,14 @@ const shipProgressSchema = z.object({
   deadLettered: z.array(z.object({ eventId: z.string(), status: z.number().int(), reason: z.string() })).default([]),
 });
 type ShipProgress = z.output<typeof shipProgressSchema>;
+
+/** The ship activity: sends a stored page's logs, then lets the page go. */
+export async function shipPage(deps: ShipDependencies & { pageStore: PageStore }, input: ShipPageInput): Promise<ShipLogsResult> {
+  const logs = deps.pageStore.logs(input.orgId, input.page.ref);
+  const result = await shipLogs(deps, { orgId: input.orgId, credential: input.credential, logs });
+  deps.pageStore.delete(input.page.ref);
+  return result;
+}
 
 /**
  * POSTs logs to the Datadog intake, gzip-compressed, in requests within Datadog's limits. Progress is

@@ -1,13 +1,13 @@
 /**
  * Reading a range of event time again from Atlassian's `events-stream` for a verify: page after page through the poll
- * activity's own request code (pollEventsPage), at the verify's own budget. Everything read stays in the activity
+ * activity's own request code (readBatch), at the verify's own budget. Everything read stays in the activity
  * that reads it; what leaves it is counts per hour, or the IDs of one hour.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { CredentialRef } from '../shared/credential-ref';
 import { respectBudget, type RateLimitBudget } from '../shared/request-pacing';
 import { hourOf, type HourCounts } from '../shared/verify/verify-report';
-import { pollEventsPage, type PollDependencies } from './poll';
+import { readBatch, type PollDependencies } from './poll';
 import type { PolledEvent } from './polled-event';
 import { VerifyFailureType } from './verify-failures';
 
@@ -76,7 +76,7 @@ async function readStream(deps: PollDependencies, read: StreamRead, onPage: (ele
   for (;;) {
     if (pacing.nextRequestAt - deps.now() > MAX_WAIT_IN_ACTIVITY_MS) return outcome('waiting');
     if (read.stopAfter !== undefined && Math.max(deps.now(), pacing.nextRequestAt) > read.stopAfter) return outcome('paused');
-    const polled = await pollEventsPage(deps, {
+    const polled = await readBatch(deps, {
       orgId: read.orgId,
       credential: read.credential,
       cursor,

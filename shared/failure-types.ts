@@ -34,6 +34,13 @@ export const FailureType = {
   DeadLetterUnreadableError: 'DeadLetterUnreadableError',
   /** A credential reference could not be resolved on the worker (variable unset or not allowed, file unreadable). */
   CredentialUnavailable: 'CredentialUnavailable',
+  /** The worker that read a page no longer holds it (restarted, or let it go): the workflow polls it again. */
+  PageNotStored: 'PageNotStored',
+  /**
+   * Set by the workflow, never thrown: map or ship did not start on the worker that holds the page (its own task
+   * queue has no poller any more; the process is gone). The workflow polls the page again.
+   */
+  PageWorkerGone: 'PageWorkerGone',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -52,6 +59,9 @@ export const credentialFailureTypes: ReadonlySet<string> = new Set<FailureType>(
   FailureType.DatadogAuthFailed,
   FailureType.CredentialUnavailable,
 ]);
+
+/** The page a map or ship needed is gone with its worker: nothing was lost, the page is read again. */
+export const pageLostFailureTypes: ReadonlySet<string> = new Set<FailureType>([FailureType.PageNotStored, FailureType.PageWorkerGone]);
 
 /** Whose credential a failure's details name; undefined when they name none. */
 export function credentialOwnerIn(details: readonly unknown[] | undefined): CredentialOwner | undefined {

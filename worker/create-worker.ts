@@ -1,34 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DataConverter } from '@temporalio/common';
-import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, State, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
+import { PageStore, type PageStoreOptions } from '../activities/page-store';
+
+/** What the activities need from outside; the page store is made with the workers. */
+export type WorkerActivityDependencies = Omit<ActivityDependencies, 'pageStore'>;
 
 export interface AuditWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: ActivityDependencies;
+  activities: WorkerActivityDependencies;
+  /** Bounds of the page store (activities/page-store.ts). */
+  pageStore?: Omit<PageStoreOptions, 'taskQueue'>;
   /** A prebuilt bundle (production, tests); without it the workflows are bundled from source at start-up. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   dataConverter?: DataConverter;
   /** How long in-flight activities may finish after a shutdown signal. @default 30_000 */
   shutdownGraceMs?: number;
-  /** Extra worker options for tests and benchmarks (identity, cache sizes). */
+  /** Extra worker options for tests and benchmarks (identity, cache sizes); they apply to both workers. */
   overrides?: Partial<WorkerOptions>;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
-/** The one place where the worker's options are decided, shared by `npm run worker`, the demo and the tests. */
-export function createAuditWorker(options: AuditWorkerOptions): Promise<Worker> {
-  return Worker.create({
+/**
+ * The two workers of one process, run and stopped together (samples-typescript `worker-specific-task-queues`):
+ * `shared` polls the task queue every process polls (workflows, polls, resends, verifies); `pages` polls this
+ * process's own task queue, where map and ship run next to the page store that holds the pages they work on.
+ */
+export class AuditWorker {
+  constructor(
+    readonly shared: Worker,
+    readonly pages: Worker,
+    readonly pageStore: PageStore
+  ) {}
+
+  /** Runs both until `shutdown` or until either fails, which stops the other too. */
+  async run(): Promise<void> {
+    const stopOthersOnFailure = (worker: Worker) =>
+      worker.run().catch((err: unknown) => {
+        this.shutdown();
+        throw err;
+      });
+    const results = await Promise.allSettled([stopOthersOnFailure(this.shared), stopOthersOnFailure(this.pages)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Runs both while `work` runs, as `Worker.runUntil` does for one. */
+  async runUntil<T>(work: () => Promise<T>): Promise<T> {
+    const running = this.run();
+    try {
+      return await Promise.race([work(), running.then(() => Promise.reject(new Error('The worker stopped before the work ended')))]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+    }
+  }
+
+  shutdown(): void {
+    for (const worker of [this.shared, this.pages]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+
+  getState(): State {
+    return this.shared.getState();
+  }
+}
+
+/** The one place where the workers' options are decided, shared by `npm run worker`, the demo and the tests. */
+export async function createAuditWorker(options: AuditWorkerOptions): Promise<AuditWorker> {
+  const pageStore = new PageStore({ ...options.pageStore, taskQueue: `${options.taskQueue}/${hostname()}/${randomUUID().slice(0, 8)}` });
+  const { mapEvents, shipLogs, ...sharedActivities } = createActivities({ ...options.activities, pageStore });
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    activities: createActivities(options.activities),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     dataConverter: options.dataConverter,
     shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
+  };
+  const shared = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    activities: sharedActivities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...options.overrides,
   });
+  const pages = await Worker.create({ ...common, taskQueue: pageStore.taskQueue, activities: { mapEvents, shipLogs }, ...options.overrides });
+  return new AuditWorker(shared, pages, pageStore);
 }

@@ -19,7 +19,7 @@ export interface OrgAuditConfig {
   maxRequestsPerMinute: number;
   /** Events per `events-stream` page. */
   pageSize: number;
-  /** How many recently shipped event IDs are remembered to drop repeats. */
+  /** How many recently shipped events are remembered (by dedupe key) to drop repeats. */
   recentIdsLimit: number;
   /**
    * A stream restarted without its cursor (Atlassian refused it, or it stopped advancing) re-reads from its
@@ -93,6 +93,10 @@ export interface OrgAuditStats {
   lastError: { at: number; message: string } | null;
   deadLettered: number;
   cursorRecoveries: number;
+  /** Polls read again because the worker holding their page was gone before map or ship ran there. */
+  pagesLost: number;
+  /** Of those, in a row since the last delivered poll: a few in a row hold the org a minute (see `afterFailure`). */
+  pagesLostInARow: number;
   /** Signals and Updates whose payload was refused (never fatal: recorded here and in `lastRejectedMessage`). */
   messagesRejected: number;
   lastRejectedMessage: { at: number; message: string } | null;
@@ -110,7 +114,7 @@ export interface OrgAuditState {
   rateLimitedUntil: number | null;
   /** When the org's next Atlassian request may go; the poll activity decides it (shared/request-pacing.ts). */
   nextRequestAt: number;
-  /** Events per page: the configured size, or smaller after Atlassian's pages had to shrink to fit payload limits. */
+  /** Events per page: the configured size, or smaller after Atlassian refused a size or a page was too large to ship at once. */
   pageLimit: number;
   /** Why the org is not advancing though nothing holds it (a failure retried later, an activity retrying long). */
   stalled: { since: number; reason: string } | null;
@@ -122,8 +126,8 @@ export interface OrgAuditState {
   deadLetters: DeadLetterRecord[];
   /** An operator asked to re-send dead letters (all, or these IDs). */
   resendRequested: { eventIds?: string[] } | null;
-  /** IDs of recently shipped events, newest last. */
-  recentIds: string[];
+  /** Dedupe keys of recently shipped events, newest last (the poll activity's `eventKey` of each ID). */
+  recentKeys: string[];
   stats: OrgAuditStats;
   /** How many runs this org's workflow has had (continue-as-new increments it). */
   run: number;
@@ -211,7 +215,7 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
     retryAt: null,
     deadLetters: [],
     resendRequested: null,
-    recentIds: [],
+    recentKeys: [],
     stats: {
       eventsShipped: 0,
       pages: 0,
@@ -224,6 +228,8 @@ export function initialState(config: OrgAuditConfig, now: number): OrgAuditState
       lastError: null,
       deadLettered: 0,
       cursorRecoveries: 0,
+      pagesLost: 0,
+      pagesLostInARow: 0,
       messagesRejected: 0,
       lastRejectedMessage: null,
     },
@@ -246,7 +252,9 @@ export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAu
   };
   const fresh = initialState(config, now);
   if (!input.state) return { config, state: fresh };
-  const old = input.state;
+  // Before 0.3 the state kept event IDs (`recentIds`), whose keys a workflow cannot compute (no hash in its sandbox):
+  // an org drained from 0.2 starts with none, so an event Atlassian serves again just after the upgrade may repeat.
+  const { recentIds: _ids, ...old } = input.state as OrgAuditState & { recentIds?: unknown };
   return {
     config,
     state: {
@@ -261,9 +269,9 @@ export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAu
   };
 }
 
-/** Appends IDs and keeps only the newest `limit`. */
-export function rememberIds(recent: string[], ids: readonly string[], limit: number): string[] {
-  const next = recent.concat(ids);
+/** Appends keys and keeps only the newest `limit`. */
+export function rememberKeys(recent: string[], keys: readonly string[], limit: number): string[] {
+  const next = recent.concat(keys);
   return next.length > limit ? next.slice(next.length - limit) : next;
 }
 

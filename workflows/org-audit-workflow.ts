@@ -5,8 +5,10 @@
  * is left half done by a pause, a rotation or a stop.
  */
 import * as wf from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { StoredPage } from '../activities/page-store';
+import { FailureType } from '../shared/failure-types';
 import type { Activities } from '../activities';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
@@ -29,12 +31,22 @@ const heartbeating = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 
  * heartbeated progress keeps what Datadog accepted from being sent again; a watch timer shows its outage instead.
  */
 const { pollEventsPage } = wf.proxyActivities<Activities>({ ...heartbeating, retry: { ...retry, maximumAttempts: 6 } });
-const { shipLogs, resendDeadLetters } = wf.proxyActivities<Activities>({ ...heartbeating, retry });
-/** Mapping is pure and fast (~50 µs an event): a local activity spares it two task hand-offs through the server. */
-const { mapEvents } = wf.proxyLocalActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { ...retry, maximumInterval: '30 seconds' } });
+const { resendDeadLetters } = wf.proxyActivities<Activities>({ ...heartbeating, retry });
 
-/** Well under Temporal's 4 MiB suggestion: a history that large no longer fits one gRPC message to a worker or the UI. */
-const HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW = 2_000_000;
+/**
+ * Map and ship run where the poll left the page: on its worker's own task queue (activities/page-store.ts). A
+ * worker that is gone leaves that queue without a poller, which the schedule-to-start timeout finds; the workflow
+ * then reads the page again. Long enough for a busy worker to take the task, short enough that a lost page costs
+ * less than a minute.
+ */
+const PAGE_WORKER_START_TIMEOUT = '30 seconds';
+
+function onPageWorker(page: StoredPage) {
+  const there = { taskQueue: page.taskQueue, scheduleToStartTimeout: PAGE_WORKER_START_TIMEOUT } as const;
+  const { mapEvents } = wf.proxyActivities<Activities>({ ...there, startToCloseTimeout: '20 seconds', retry: { ...retry, maximumInterval: '30 seconds' } });
+  const { shipLogs } = wf.proxyActivities<Activities>({ ...there, ...heartbeating, retry });
+  return { mapEvents, shipLogs };
+}
 
 export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditResult> {
   const org = new OrgAudit(input, Date.now());
@@ -90,7 +102,10 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
   return org.result();
 }
 
-/** Poll, map and ship one job's next pages; the stream's position moves only once Datadog has accepted them. */
+/**
+ * Poll, map and ship one job's next pages; the stream's position moves only once Datadog has accepted them. The
+ * pages stay on the worker that read them; history carries their reference, their events' dedupe keys and counts.
+ */
 async function deliver(org: OrgAudit, job: Job, publish: () => void): Promise<void> {
   const { config, state } = org;
   const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
@@ -98,18 +113,21 @@ async function deliver(org: OrgAudit, job: Job, publish: () => void): Promise<vo
   const recoveriesBefore = state.stats.cursorRecoveries;
   const fresh = org.afterPoll(job, outcome, Date.now());
   if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
+  let mapped = null;
   let shipped = null;
-  if (fresh.length > 0) {
-    const logs = await mapEvents.executeWithOptions({ summary: `map ${fresh.length} events (${label})` }, [
-      { orgId: config.orgId, origin: job.kind, events: fresh, atlassianCredential: state.credentials.atlassian },
+  if (outcome.stored !== null && fresh.keys.length > 0) {
+    const page = { ref: outcome.stored.ref, taskQueue: outcome.stored.taskQueue };
+    const { mapEvents, shipLogs } = onPageWorker(page);
+    mapped = await mapEvents.executeWithOptions({ summary: `map ${fresh.keys.length} events (${label})` }, [
+      { orgId: config.orgId, origin: job.kind, page, skipKeys: fresh.skipKeys, atlassianCredential: state.credentials.atlassian },
     ]);
-    const what = `ship ${logs.length} logs (${label})`;
-    const ship = shipLogs.executeWithOptions({ summary: what }, [{ orgId: config.orgId, credential: state.credentials.datadog, logs }]);
+    const what = `ship ${mapped.logs} logs (${label})`;
+    const ship = shipLogs.executeWithOptions({ summary: what }, [{ orgId: config.orgId, credential: state.credentials.datadog, page }]);
     shipped = await stallWatched(org, ship, what, publish);
     if (shipped.deadLettered.length > 0) recordDeadLettered(config.orgId, shipped.deadLettered.length);
   }
-  org.afterShip(job, outcome, fresh, shipped, Date.now());
-  recordPagesDelivered(config.orgId, job.kind, outcome.pages, fresh.length);
+  org.afterShip(job, outcome, fresh, mapped, shipped, Date.now());
+  recordPagesDelivered(config.orgId, job.kind, outcome.pages, fresh.keys.length);
   if (outcome.rateLimitedForMs !== undefined) recordRateLimited(config.orgId);
   if (state.stats.cursorRecoveries > recoveriesBefore) recordCursorRecovery(config.orgId);
 }
@@ -150,6 +168,9 @@ function phasePublisher(org: OrgAudit): () => void {
 function failureInfo(err: ActivityFailure): ActivityFailureInfo {
   const cause = err.cause;
   const retriesExhausted = err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+    return { type: FailureType.PageWorkerGone, message: `${err.activityType} did not start on the worker holding its page (${err.message})`, retriesExhausted };
+  }
   if (cause instanceof ApplicationFailure) {
     return { type: cause.type ?? undefined, message: cause.message, details: cause.details ?? undefined, retriesExhausted };
   }
@@ -166,11 +187,8 @@ function asCallerFailure<T>(work: () => T): T {
   }
 }
 
+/** Only when Temporal suggests it (history length or size): with pages out of history that is rare. */
 function shouldContinueAsNew(testThreshold: number | undefined): boolean {
   const info = wf.workflowInfo();
-  return (
-    info.continueAsNewSuggested ||
-    info.historySize >= HISTORY_BYTES_BEFORE_CONTINUE_AS_NEW ||
-    (testThreshold !== undefined && info.historyLength >= testThreshold)
-  );
+  return info.continueAsNewSuggested || (testThreshold !== undefined && info.historyLength >= testThreshold);
 }

@@ -6,11 +6,11 @@
  * Message handlers never throw: a payload is parsed with its schema, and a refused one is recorded in status
  * (`stats.lastRejectedMessage`). Only the backfill Update's validator throws, to answer its caller.
  */
+import type { MapPageResult } from '../activities/map';
 import type { ShipLogsResult } from '../activities/ship';
 import type { PollInput, PollOutcome } from '../activities/poll';
-import type { PolledEvent } from '../activities/polled-event';
 import type { ResendDeadLettersResult } from '../activities/dead-letters';
-import { credentialFailureTypes, credentialOwnerIn, FailureType } from '../shared/failure-types';
+import { credentialFailureTypes, credentialOwnerIn, FailureType, pageLostFailureTypes } from '../shared/failure-types';
 import { AuditPhase } from '../shared/phase';
 import { SHORTEST_TIMER_MS, tailPollDelay } from '../shared/request-pacing';
 import { InvalidBackfillRangeError, iso, parseInstant, rangeErrorMessage, subtractRanges, validateBackfillRequest } from './backfill-ranges';
@@ -29,7 +29,7 @@ import {
   MAX_DEAD_LETTERS_KEPT,
   MAX_FINISHED_BACKFILLS_KEPT,
   pendingBackfills,
-  rememberIds,
+  rememberKeys,
   settlingBackfills,
   withDefaults,
 } from './org-audit-state';
@@ -42,6 +42,8 @@ export const FAILURE_RETRY_MS = 5 * 60_000;
 export const OUTAGE_RETRY_MS = 60_000;
 /** An org whose plan lacks the audit log is asked again this often (a plan upgrade needs no operator action here). */
 export const ENTITLEMENT_RETRY_MS = 60 * 60_000;
+/** Pages lost with their worker this many times in a row hold the org `OUTAGE_RETRY_MS`: not a loop of re-reads. */
+const PAGES_LOST_BEFORE_HOLDING = 3;
 /** A cursor that keeps not advancing is retried later and later, up to this. */
 const MAX_STUCK_RETRY_MS = 60 * 60_000;
 /** Most pages one poll reads; the poll also stops at its byte limit, when the stream ends, or when a pause is due. */
@@ -50,6 +52,12 @@ const MAX_PAGES_PER_POLL = 50;
 const MAX_POLL_BATCH_MS = 10_000;
 
 export type Job = { kind: 'tail' } | { kind: 'backfill'; range: BackfillRange };
+
+/** What a poll brought that is new: the keys to deliver, and the stored ones the map must skip (delivered before). */
+export interface FreshEvents {
+  keys: string[];
+  skipKeys: string[];
+}
 
 /** What the loop does next. */
 export type Step =
@@ -240,14 +248,17 @@ export class OrgAudit {
       maxRequestsPerMinute: this.config.maxRequestsPerMinute,
       maxPages: MAX_PAGES_PER_POLL,
       stopAfter: job.kind === 'tail' ? batchEnd : Math.min(batchEnd, this.state.tail.nextPollAt),
+      dropProcessedBefore: stream.recoveringFrom !== null ? (stream.watermark ?? undefined) : undefined,
+      keepTimeRange: job.kind === 'tail' ? undefined : { from: job.range.from, to: job.range.to },
     };
   }
 
   /**
-   * Takes a poll's outcome and returns the events to ship: new ones only (not shipped recently, in the range, and,
-   * while a stream re-reads after losing its cursor, not processed before its watermark). Null after a 429.
+   * Takes a poll's outcome and returns the events to ship: the stored ones not shipped recently (the poll kept only
+   * those in the range and, while a stream re-reads after losing its cursor, not processed before its watermark).
+   * Null after a 429.
    */
-  afterPoll(job: Job, outcome: PollOutcome, now: number): PolledEvent[] | null {
+  afterPoll(job: Job, outcome: PollOutcome, now: number): FreshEvents | null {
     const { state } = this;
     state.stats.requests += outcome.requests;
     state.nextRequestAt = outcome.nextRequestAt;
@@ -262,15 +273,15 @@ export class OrgAudit {
         message: `pages shrunk to ${outcome.pageLimit} event${outcome.pageLimit === 1 ? '' : 's'} (Atlassian refused a larger page, or it was too large for Temporal's payload limits)`,
       };
     }
-    const stream = this.streamOf(job);
-    const recent = new Set(state.recentIds);
-    const unseen = outcome.events.filter((e) => !recent.has(e.id) && !deliveredBefore(e, stream));
-    state.stats.duplicatesDropped += outcome.repeatsDropped + outcome.events.length - unseen.length;
-    return job.kind === 'tail' ? unseen : unseen.filter((e) => withinRange(e, job.range));
+    const recent = new Set(state.recentKeys);
+    const fresh: FreshEvents = { keys: [], skipKeys: [] };
+    for (const key of outcome.stored?.keys ?? []) (recent.has(key) ? fresh.skipKeys : fresh.keys).push(key);
+    state.stats.duplicatesDropped += outcome.repeatsDropped + fresh.skipKeys.length;
+    return fresh;
   }
 
   /** The page is delivered (or there was nothing new): only now does the stream's position move on. */
-  afterShip(job: Job, outcome: Extract<PollOutcome, { kind: 'page' }>, fresh: PolledEvent[], shipped: ShipLogsResult | null, now: number): void {
+  afterShip(job: Job, outcome: Extract<PollOutcome, { kind: 'page' }>, fresh: FreshEvents, mapped: MapPageResult | null, shipped: ShipLogsResult | null, now: number): void {
     const { state } = this;
     const stream = this.streamOf(job);
     if (shipped) {
@@ -278,24 +289,26 @@ export class OrgAudit {
       state.stats.lastShipAt = now;
       this.recordDeadLetters(shipped.deadLettered, now);
     }
-    state.stats.eventsShipped += fresh.length;
-    state.stats.malformedEvents += fresh.filter((e) => e.kind === 'malformed').length;
-    state.recentIds = rememberIds(state.recentIds, fresh.map((e) => e.id), this.config.recentIdsLimit);
+    state.stats.eventsShipped += fresh.keys.length;
+    state.stats.malformedEvents += mapped?.malformed ?? 0;
+    state.recentKeys = rememberKeys(state.recentKeys, fresh.keys, this.config.recentIdsLimit);
 
-    const processed = lastProcessedAt(fresh);
+    // Of the stored events, which may include repeats; a repeat was delivered, so it never lies past the watermark.
+    const processed = outcome.stored?.lastProcessedAt ?? null;
     // A re-read is over once it serves what was processed after the watermark, or reaches the stream's end.
     if (stream.recoveringFrom !== null && (outcome.reachedEnd || (processed !== null && processed > (stream.watermark ?? 0)))) {
       stream.recoveringFrom = null;
     }
     if (processed !== null) stream.watermark = Math.max(stream.watermark ?? 0, processed);
     // Nothing new on a page that came back with the cursor it was asked with: the stream did not advance.
-    const stuck = outcome.events.length > 0 && fresh.length === 0 && (outcome.cursorStuck || (outcome.nextCursor !== null && outcome.nextCursor === stream.cursor));
+    const stuck = outcome.eventsRead > 0 && fresh.keys.length === 0 && (outcome.cursorStuck || (outcome.nextCursor !== null && outcome.nextCursor === stream.cursor));
     stream.cursor = outcome.nextCursor ?? stream.cursor;
     stream.pages += outcome.pages;
-    stream.events += fresh.length;
+    stream.events += fresh.keys.length;
     state.stats.pages += outcome.pages;
     if (outcome.rateLimitedForMs !== undefined) this.holdForRateLimit(outcome.rateLimitedForMs, now);
 
+    state.stats.pagesLostInARow = 0;
     if (stuck) {
       this.cursorStuck(job, now);
     } else {
@@ -306,7 +319,7 @@ export class OrgAudit {
     if (job.kind === 'tail') {
       const tail = state.tail;
       tail.caughtUpAt = outcome.reachedEnd ? now : null;
-      tail.emptyPolls = outcome.events.length === 0 ? tail.emptyPolls + 1 : 0;
+      tail.emptyPolls = outcome.eventsRead === 0 ? tail.emptyPolls + 1 : 0;
       tail.nextPollAt = outcome.reachedEnd ? now + tailPollDelay(this.config.pollIntervalMs, this.config.maxPollIntervalMs, tail.emptyPolls) : now;
     } else if (outcome.reachedEnd) {
       const range = job.range;
@@ -320,8 +333,9 @@ export class OrgAudit {
   }
 
   /**
-   * A poll or ship failed in a way its retries do not fix. A credential failure holds the cursor until `rotate`;
-   * a refused cursor restarts the stream from its watermark; anything else is retried later, shown as stalled.
+   * A poll, map or ship failed in a way its retries do not fix. A credential failure holds the cursor until
+   * `rotate`; a refused cursor restarts the stream from its watermark; a page lost with its worker is read again at
+   * once; anything else is retried later, shown as stalled.
    */
   afterFailure(job: Job | 'resend', failure: ActivityFailureInfo, now: number): void {
     const { state } = this;
@@ -336,6 +350,14 @@ export class OrgAudit {
     if (failure.type === FailureType.AtlassianCursorRefused && job !== 'resend') {
       const stream = this.streamOf(job);
       this.restartStream(stream, this.recoveryStart(job), `Atlassian refused the cursor; re-reading from ${iso(this.recoveryStart(job))}`, now);
+      return;
+    }
+    if (failure.type && pageLostFailureTypes.has(failure.type)) {
+      // Nothing moved: the next poll reads the same page again from the stream's cursor, on whichever worker takes it.
+      state.stats.pagesLost++;
+      if (++state.stats.pagesLostInARow < PAGES_LOST_BEFORE_HOLDING) return;
+      this.stall(`${state.stats.pagesLostInARow} polls in a row lost their page with their worker: ${failure.message}`, now);
+      state.retryAt = now + OUTAGE_RETRY_MS;
       return;
     }
     if (failure.type === FailureType.AtlassianEntitlementMissing) {
@@ -473,33 +495,4 @@ export class OrgAudit {
     const drop = new Set(closed.slice(0, closed.length - MAX_FINISHED_BACKFILLS_KEPT).map((r) => r.id));
     this.state.backfills = this.state.backfills.filter((r) => !drop.has(r.id));
   }
-}
-
-function withinRange(polled: PolledEvent, range: BackfillRange): boolean {
-  // Malformed elements have no trustworthy time: keep them rather than risk losing one.
-  if (polled.kind !== 'event') return true;
-  const time = Date.parse(polled.event.attributes.time);
-  return !(time >= range.to || time < range.from);
-}
-
-function processedAtOf(polled: PolledEvent): number | null {
-  if (polled.kind !== 'event' || !polled.event.attributes.processedAt) return null;
-  const ms = Date.parse(polled.event.attributes.processedAt);
-  return Number.isFinite(ms) ? ms : null;
-}
-
-/** While re-reading after a lost cursor: an event processed before the watermark was delivered already. */
-function deliveredBefore(polled: PolledEvent, stream: StreamPosition): boolean {
-  if (stream.recoveringFrom === null || stream.watermark === null) return false;
-  const processed = processedAtOf(polled);
-  return processed !== null && processed < stream.watermark;
-}
-
-function lastProcessedAt(events: PolledEvent[]): number | null {
-  let latest: number | null = null;
-  for (const e of events) {
-    const processed = processedAtOf(e);
-    if (processed !== null && (latest === null || processed > latest)) latest = processed;
-  }
-  return latest;
 }

@@ -8,13 +8,12 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DefaultLogger, NativeConnection, Runtime, type NativeConnectionOptions } from '@temporalio/worker';
-import type { ActivityDependencies } from '../../activities';
 import { createHttpAgent } from '../../activities/http-client';
 import { startOrg } from '../../client/org-control';
 import { loadDataConverter } from '../../codec/data-converter';
 import { STANDIN_DEFAULTS, startStandins } from '../standins/main';
 import { loadWorkerConfig } from '../../worker/config';
-import { createAuditWorker } from '../../worker/create-worker';
+import { createAuditWorker, type WorkerActivityDependencies } from '../../worker/create-worker';
 import { prometheusExporter } from '../../worker/metrics';
 import { loadTelemetryConfig } from '../../worker/telemetry';
 import { ensureSearchAttributes } from '../../worker/search-attributes';
@@ -167,7 +166,7 @@ async function connectTemporal(
 }
 
 interface Endpoints {
-  activities: Omit<ActivityDependencies, 'dispatcher'>;
+  activities: Omit<WorkerActivityDependencies, 'dispatcher'>;
   banner: Pick<BannerFacts, 'standins' | 'datadogIntakeUrl'>;
 }
 

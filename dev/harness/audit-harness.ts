@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { AuditWorker } from '../../worker/create-worker';
 import { DEFAULT_CREDENTIAL_POLICY } from '../../activities/credentials';
 import { createHttpAgent } from '../../activities/http-client';
 import type { StartOrgOptions } from '../../client/org-control';
@@ -76,7 +76,7 @@ export class AuditHarness {
   }
 
   /** A worker with the harness's data converter, unless `dataConverter` replaces it (a worker restarted after a key rotation). */
-  async createWorker(overrides: { identity?: string; dataConverter?: DataConverter } = {}): Promise<Worker> {
+  async createWorker(overrides: { identity?: string; dataConverter?: DataConverter } = {}): Promise<AuditWorker> {
     const { dataConverter = this.dataConverter, ...workerOverrides } = overrides;
     return createHarnessWorker({
       connection: this.env.nativeConnection,

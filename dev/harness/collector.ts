@@ -4,11 +4,10 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { bundleWorkflowCode, type NativeConnection, type Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { ActivityDependencies } from '../../activities';
+import { bundleWorkflowCode, type NativeConnection, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startOrg, type StartOrgOptions } from '../../client/org-control';
 import { workflowIdForOrg } from '../../shared/org-workflow';
-import { createAuditWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { createAuditWorker, WORKFLOWS_PATH, type AuditWorker, type WorkerActivityDependencies } from '../../worker/create-worker';
 import { statusQuery } from '../../workflows/messages';
 import type { OrgAuditStatus } from '../../workflows/org-audit-state';
 import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
@@ -38,14 +37,14 @@ export interface HarnessWorkerOptions {
   namespace?: string;
   taskQueue: string;
   /** Where the activities reach Atlassian and Datadog (the stand-ins); `env` defaults to WORKER_ENV. */
-  activities: ActivityDependencies;
+  activities: WorkerActivityDependencies;
   dataConverter?: DataConverter;
   shutdownGraceMs: number;
   overrides?: Partial<WorkerOptions>;
 }
 
 /** A worker from createAuditWorker with the prebuilt bundle that matches its data converter. */
-export async function createHarnessWorker(options: HarnessWorkerOptions): Promise<Worker> {
+export async function createHarnessWorker(options: HarnessWorkerOptions): Promise<AuditWorker> {
   const { namespace = 'default', activities, dataConverter, ...rest } = options;
   return createAuditWorker({
     ...rest,

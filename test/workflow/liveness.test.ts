@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
+import type { AuditWorker } from '../../worker/create-worker';
 import { startOrg } from '../../client/org-control';
 import { usersContext } from '../../dev/standins/atlassian-standin';
 import { workflowIdForOrg } from '../../shared/org-workflow';
@@ -19,7 +19,7 @@ import { AuditHarness, duplicatesOf, waitUntil, workflowBundle } from '../suppor
 const HOUR = 3_600_000;
 
 let harness: AuditHarness;
-let worker: Worker;
+let worker: AuditWorker;
 let workerRun: Promise<void>;
 /** An org that has nothing wrong with it, on the same worker as every troubled one. */
 let bystander: string;

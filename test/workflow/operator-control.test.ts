@@ -3,7 +3,7 @@
  * backfill (across a worker restart and continue-as-new), a three-day backfill beside a live tail, credential
  * rotation for both sides, Datadog's 18-hour window, stop and resume.
  */
-import type { Worker } from '@temporalio/worker';
+import type { AuditWorker } from '../../worker/create-worker';
 import { generateDemoEvents } from '../../dev/standins/demo-events';
 import { AuditPhase } from '../../shared/phase';
 import { workflowIdForOrg } from '../../shared/org-workflow';
@@ -34,7 +34,7 @@ async function cliStatus(orgId: string): Promise<OrgAuditStatus> {
 }
 
 /** Runs `work` with a worker, then shuts the worker down (in-flight activities finish). */
-async function withWorker<T>(work: (worker: Worker) => Promise<T>): Promise<T> {
+async function withWorker<T>(work: (worker: AuditWorker) => Promise<T>): Promise<T> {
   const worker = await harness.createWorker();
   return worker.runUntil(() => work(worker));
 }

@@ -11,7 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type DataConverter, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { Worker } from '@temporalio/worker';
+import type { AuditWorker } from '../../worker/create-worker';
 import { UnknownPayloadKeyError } from '../../codec/codec-errors';
 import { loadDataConverter } from '../../codec/data-converter';
 import { ENCRYPTED_PAYLOAD_METADATA } from '../../codec/encryption-codec';
@@ -282,7 +282,7 @@ function logSearched(mode: string, histories: RunHistory[]): void {
   );
 }
 
-async function withWorker<T>(worker: Promise<Worker>, work: () => Promise<T>): Promise<T> {
+async function withWorker<T>(worker: Promise<AuditWorker>, work: () => Promise<T>): Promise<T> {
   return (await worker).runUntil(work);
 }
 

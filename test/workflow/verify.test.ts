@@ -5,7 +5,7 @@
  * once, and the pass after it finds nothing missing. Then the indexes searched, and the daily Schedule.
  */
 import { ScheduleNotFoundError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import type { AuditWorker } from '../../worker/create-worker';
 import { request, type Dispatcher } from 'undici';
 import { createHttpAgent } from '../../activities/http-client';
 import { startVerify, verifyResult } from '../../client/verify/run-verify';
@@ -24,7 +24,7 @@ const APP_KEY = 'datadog-app-key-verify-7d41c2';
 
 let harness: AuditHarness;
 let dispatcher: Dispatcher;
-let worker: Worker;
+let worker: AuditWorker;
 let workerRun: Promise<void>;
 
 beforeAll(async () => {
