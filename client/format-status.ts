@@ -17,10 +17,11 @@ export function formatStatus(status: OrgAuditStatus): string {
   if (status.awaitingEntitlement) lines.push(`entitlement:  since ${new Date(status.awaitingEntitlement.since).toISOString()}: ${status.awaitingEntitlement.message}`);
   if (status.retryAt) lines.push(`next try:     ${status.retryAt} (or at once on resume)`);
   if (status.stalled) lines.push(`stalled:      since ${new Date(status.stalled.since).toISOString()}: ${status.stalled.reason}`);
-  if (status.pageLimit < status.config.pageSize) lines.push(`page size:    ${status.pageLimit} (shrunk from ${status.config.pageSize} to fit payload limits)`);
+  if (status.pageLimit < status.config.pageSize) lines.push(`page size:    ${status.pageLimit} (shrunk from ${status.config.pageSize}: refused by Atlassian, or too large to ship at once)`);
   if (status.stats.deadLettered > 0) {
     lines.push(`dead letters: ${status.stats.deadLettered} in all; kept now: ${status.deadLetters.map((d) => d.eventId).join(', ') || 'none'} (resend-dead-letters --org ${status.orgId})`);
   }
+  if (status.stats.pagesLost > 0) lines.push(`pages lost:   ${status.stats.pagesLost} read again (their worker was gone before they were shipped)`);
   if (status.stats.cursorRecoveries > 0) lines.push(`recoveries:   ${status.stats.cursorRecoveries} stream restarts from the watermark`);
   if (status.stats.lastRejectedMessage) {
     lines.push(`refused msg:  ${new Date(status.stats.lastRejectedMessage.at).toISOString()}: ${status.stats.lastRejectedMessage.message} (${status.stats.messagesRejected} in all)`);

@@ -25,6 +25,7 @@ export function renderCurrentDetails(config: OrgAuditConfig, state: OrgAuditStat
   if (state.awaitingEntitlement) lines.push(`- Awaiting the audit log entitlement since ${iso(state.awaitingEntitlement.since)}: ${state.awaitingEntitlement.message}`);
   if (state.stalled) lines.push(`- Stalled since ${iso(state.stalled.since)}: ${state.stalled.reason}`);
   if (state.stats.deadLettered > 0) lines.push(`- Dead letters: ${state.stats.deadLettered} (kept: ${state.deadLetters.length})`);
+  if (state.stats.pagesLost > 0) lines.push(`- Pages read again after their worker was gone: ${state.stats.pagesLost}`);
   if (state.stats.lastRejectedMessage) lines.push(`- Refused message: ${state.stats.lastRejectedMessage.message}`);
   const queued = pendingBackfills(state);
   if (queued.length > 0) {

@@ -8,7 +8,7 @@ import * as wf from '@temporalio/workflow';
 import { RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { StoredPage } from '../activities/page-store';
-import { FailureType } from '../shared/failure-types';
+import { FailureType, pageLostFailureTypes } from '../shared/failure-types';
 import type { Activities } from '../activities';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
@@ -18,7 +18,7 @@ import * as messages from './messages';
 import { OrgAudit, type ActivityFailureInfo, type Job } from './org-audit';
 import type { OrgAuditInput, OrgAuditResult } from './org-audit-state';
 import { tailLagMs } from './org-audit-state';
-import { recordCursorRecovery, recordDeadLettered, recordPagesDelivered, recordPhaseAndLag, recordRateLimited } from './workflow-metrics';
+import { recordCursorRecovery, recordDeadLettered, recordPageLost, recordPagesDelivered, recordPhaseAndLag, recordRateLimited } from './workflow-metrics';
 
 export type { OrgAuditResult } from './org-audit-state';
 
@@ -93,8 +93,10 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
         }
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        org.afterFailure(step.kind === 'poll' ? step.job : 'resend', failureInfo(err), Date.now());
-        wf.log.warn('Activity failed in a way its retries do not fix', { orgId: config.orgId, error: failureInfo(err).message });
+        const failure = failureInfo(err);
+        org.afterFailure(step.kind === 'poll' ? step.job : 'resend', failure, Date.now());
+        if (failure.type && pageLostFailureTypes.has(failure.type)) recordPageLost(config.orgId);
+        wf.log.warn('Activity failed in a way its retries do not fix', { orgId: config.orgId, error: failure.message });
       }
     }
   }

@@ -22,6 +22,8 @@ export const WorkflowMetric = {
   deadLettered: 'atlassian_audit_dead_lettered',
   /** Counter: streams restarted from their watermark after Atlassian refused or stopped advancing a cursor. Tags: org_id. */
   cursorRecoveries: 'atlassian_audit_cursor_recoveries',
+  /** Counter: polls read again because the worker holding their page was gone before its ship. Tags: org_id. */
+  pagesLost: 'atlassian_audit_pages_lost',
   /** Gauge: how far behind now the tail's delivered position was at the last loop turn, in seconds. Tags: org_id. */
   tailLagSeconds: 'atlassian_audit_tail_lag_seconds',
   /** Gauge: 1 for the org's current phase, 0 for every other phase. Tags: org_id, phase. */
@@ -46,6 +48,10 @@ export function recordDeadLettered(orgId: string, count: number): void {
 
 export function recordCursorRecovery(orgId: string): void {
   metricMeter.createCounter(WorkflowMetric.cursorRecoveries, undefined, 'Cursor recoveries').add(1, { org_id: orgId });
+}
+
+export function recordPageLost(orgId: string): void {
+  metricMeter.createCounter(WorkflowMetric.pagesLost, undefined, 'Pages read again after their worker was gone').add(1, { org_id: orgId });
 }
 
 /**
