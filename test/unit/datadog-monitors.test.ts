@@ -18,6 +18,7 @@ import {
   WorkflowMetric,
   recordCursorRecovery,
   recordDeadLettered,
+  recordPageLost,
   recordPagesDelivered,
   recordPhaseAndLag,
   recordRateLimited,
@@ -86,6 +87,7 @@ function exportedByTheWorker(): Map<string, ExportedMetric> {
     recordRateLimited(orgId);
     recordDeadLettered(orgId, 1);
     recordCursorRecovery(orgId);
+    recordPageLost(orgId);
     recordPhaseAndLag(orgId, AuditPhase.Idle, 60_000);
     recordAtlassianRequest(orgId, 'events-stream', 200);
     recordAtlassianRequest(orgId, 'event-actions', 'transport-error');

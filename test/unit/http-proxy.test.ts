@@ -21,6 +21,7 @@ import { Command } from 'commander';
 import type { Dispatcher } from 'undici';
 import { createActivities } from '../../activities';
 import type { DatadogLog } from '../../activities/datadog-log';
+import { PageStore } from '../../activities/page-store';
 import {
   createHttpAgent,
   displayableProxySettings,
@@ -326,23 +327,27 @@ async function deliverOnePage(
   const orgId = `proxied-org-${++orgCount}`;
   atlassian.addOrg(orgId, { apiKeys: [ATLASSIAN_KEY] });
   atlassian.addEvents(orgId, [0, 1].map((i) => ({ action: 'group_created', time: Date.now() - 1_000 + i })));
+  const pageStore = new PageStore({ taskQueue: 'test-pages' });
   const activities = createActivities({
     ...endpoints,
     dispatcher,
     env: { ATLASSIAN_API_KEY: ATLASSIAN_KEY, DD_API_KEY: DATADOG_KEY },
     deadLetterDir: path.join(tempDir, 'dead-letters'),
+    pageStore,
   });
   const run = <A extends unknown[], R>(activity: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
     new MockActivityEnvironment(undefined, { logger }).run(activity, ...args) as Promise<R>;
   const atlassianCredential = { ref: 'env:ATLASSIAN_API_KEY', version: 1 };
-  const page = await run(activities.pollEventsPage, { orgId, credential: atlassianCredential, cursor: null, from: 0, limit: 10 });
-  if (page.kind !== 'page') throw new Error(`expected a page, got ${page.kind}`);
-  const logs = await run(activities.mapEvents, { orgId, origin: 'tail', events: page.events, atlassianCredential });
-  await run(activities.shipLogs, { orgId, credential: { ref: 'env:DD_API_KEY', version: 1 }, logs });
+  const outcome = await run(activities.pollEventsPage, { orgId, credential: atlassianCredential, cursor: null, from: 0, limit: 10 });
+  if (outcome.kind !== 'page' || outcome.stored === null) throw new Error(`expected a stored page, got ${JSON.stringify(outcome)}`);
+  const page = { ref: outcome.stored.ref, taskQueue: outcome.stored.taskQueue };
+  const polled = pageStore.events(orgId, page.ref).map((event) => event.id);
+  await run(activities.mapEvents, { orgId, origin: 'tail', page, skipKeys: [], atlassianCredential });
+  await run(activities.shipLogs, { orgId, credential: { ref: 'env:DD_API_KEY', version: 1 }, page });
   const delivered = datadog.received
     .filter((log) => (log['atlassian'] as { org_id?: string } | undefined)?.org_id === orgId)
     .map((log) => (log['atlassian'] as { event_id: string }).event_id);
-  return { orgId, polled: page.events.map((event) => event.id), delivered };
+  return { orgId, polled, delivered };
 }
 
 /** The distinct targets of the proxy's hits, in order of first use. */
@@ -512,6 +517,7 @@ describe('delivery through a forward proxy', () => {
         datadogIntakeUrl: datadog.url,
         dispatcher: agent({ headersTimeoutMs: 500, proxy: proxySettings }),
         env: { ATLASSIAN_API_KEY: ATLASSIAN_KEY },
+        pageStore: new PageStore({ taskQueue: 'test-pages' }),
       });
       const started = Date.now();
       const err = await failureOf(
@@ -564,11 +570,13 @@ describe('proxy credentials', () => {
       [{ httpsProxy: wrongUrl() }, HTTPS_ENDPOINTS()],
       [{ httpProxy: wrongUrl() }, HTTP_ENDPOINTS()],
     ] as const) {
+      const pageStore = new PageStore({ taskQueue: 'test-pages' });
       const activities = createActivities({
         ...endpoints,
         dispatcher: agent({ proxy: settings }),
         env: { ATLASSIAN_API_KEY: ATLASSIAN_KEY, DD_API_KEY: DATADOG_KEY },
         deadLetterDir: path.join(tempDir, 'dead-letters'),
+        pageStore,
       });
       const environment = () => new MockActivityEnvironment(undefined, { logger });
       const pollFailure = await failureOf(
@@ -581,22 +589,27 @@ describe('proxy credentials', () => {
         })
       );
       expect(pollFailure).toMatchObject({ type: FailureType.AtlassianTransportError, message: 'Atlassian request failed: the proxy answered 407' });
+      // A mapped page of one log, as the map activity leaves it in the page store.
+      const mappedPage = pageStore.putEvents('any-org', [], 0);
+      pageStore.putLogs('any-org', mappedPage.ref, [ONE_LOG]);
       const shipFailure = await failureOf(
         environment().run(activities.shipLogs, {
           orgId: 'any-org',
           credential: { ref: 'env:DD_API_KEY', version: 1 },
-          logs: [ONE_LOG],
+          page: mappedPage,
         })
       );
       expect(shipFailure).toMatchObject({ type: FailureType.DatadogTransportError, message: 'Datadog request failed: the proxy answered 407' });
       // The catalogue's failure is only a warning in the log: mapping goes on without display names.
-      const logs = await environment().run(activities.mapEvents, {
+      const emptyPage = pageStore.putEvents('any-org', [], 0);
+      const mapped = await environment().run(activities.mapEvents, {
         orgId: 'any-org',
         origin: 'tail' as const,
-        events: [],
+        page: emptyPage,
+        skipKeys: [],
         atlassianCredential: { ref: 'env:ATLASSIAN_API_KEY', version: 1 },
       });
-      expect(logs).toEqual([]);
+      expect(mapped).toEqual({ logs: 0, malformed: 0 });
       for (const text of [everythingIn(pollFailure), everythingIn(shipFailure)]) {
         for (const form of forms) expect(text).not.toContain(form);
       }

@@ -1,11 +1,13 @@
 /** The org's state transitions, without a server: what each message, poll outcome and failure does to the state. */
-import type { PollOutcome } from '../../activities/poll';
-import type { PolledEvent } from '../../activities/polled-event';
+import type { MapPageResult } from '../../activities/map';
+import type { PollInput, PollOutcome } from '../../activities/poll';
+import { eventKey, type PolledEvent } from '../../activities/polled-event';
+import type { ShipLogsResult } from '../../activities/ship';
 import { FailureType } from '../../shared/failure-types';
 import { AuditPhase } from '../../shared/phase';
 import { InvalidBackfillRangeError } from '../../workflows/backfill-ranges';
-import { ENTITLEMENT_RETRY_MS, FAILURE_RETRY_MS, OrgAudit, OUTAGE_RETRY_MS, type Job } from '../../workflows/org-audit';
-import type { OrgAuditConfig } from '../../workflows/org-audit-state';
+import { ENTITLEMENT_RETRY_MS, FAILURE_RETRY_MS, OrgAudit, OUTAGE_RETRY_MS, type FreshEvents, type Job } from '../../workflows/org-audit';
+import type { OrgAuditConfig, OrgAuditState } from '../../workflows/org-audit-state';
 
 const HOUR = 3_600_000;
 const NOW = Date.parse('2026-11-25T12:00:00Z');
@@ -34,12 +36,19 @@ function event(id: string, processedAt: number, time = processedAt): PolledEvent
   };
 }
 
-function page(events: PolledEvent[], extra: Partial<Extract<PollOutcome, { kind: 'page' }>> = {}): Extract<PollOutcome, { kind: 'page' }> {
+function malformed(id: string): PolledEvent {
+  return { kind: 'malformed', id, raw: { id }, problem: 'attributes: Required' };
+}
+
+type PageOutcome = Extract<PollOutcome, { kind: 'page' }>;
+/** What Atlassian served a poll, before the poll activity filtered and stored it. */
+type ReadPage = Omit<PageOutcome, 'eventsRead' | 'stored'> & { events: PolledEvent[] };
+
+function page(events: PolledEvent[], extra: Partial<ReadPage> = {}): ReadPage {
   return {
     kind: 'page',
     events,
     nextCursor: `c-${events.at(-1)?.id ?? 'end'}`,
-    lastProcessedAt: null,
     budget: {},
     pages: 1,
     requests: 1,
@@ -52,11 +61,56 @@ function page(events: PolledEvent[], extra: Partial<Extract<PollOutcome, { kind:
   };
 }
 
-/** Polls and "ships" one outcome as the workflow would; returns what would have been shipped. */
-function deliver(org: OrgAudit, job: Job, outcome: Extract<PollOutcome, { kind: 'page' }>, now = NOW): string[] {
-  const fresh = org.afterPoll(job, outcome, now)!;
-  org.afterShip(job, outcome, fresh, fresh.length > 0 ? { accepted: fresh.length, requests: 1, redated: 0, deadLettered: [] } : null, now);
-  return fresh.map((e) => e.id);
+const processedAtOf = (e: PolledEvent) => (e.kind === 'event' ? Date.parse(e.event.attributes.processedAt!) : null);
+
+let pageRefs = 0;
+/**
+ * The poll activity's outcome for a page read with `input`, as activities/poll.ts makes it (tested there): events
+ * processed before `dropProcessedBefore` and those outside `keepTimeRange` are not kept; the rest are stored, and
+ * the outcome names them by key. Returns the kept events too, which the page store would hold.
+ */
+function pollOutcome(input: PollInput, read: ReadPage): { outcome: PageOutcome; kept: PolledEvent[] } {
+  const { events, ...rest } = read;
+  const watermark = input.dropProcessedBefore;
+  const notDelivered = events.filter((e) => watermark === undefined || (processedAtOf(e) ?? Infinity) >= watermark);
+  const range = input.keepTimeRange;
+  const kept = notDelivered.filter((e) => {
+    if (range === undefined || e.kind !== 'event') return true;
+    const time = Date.parse(e.event.attributes.time);
+    return time >= range.from && time < range.to;
+  });
+  const processed = kept.map(processedAtOf).filter((ms): ms is number => ms !== null);
+  const stored =
+    kept.length === 0
+      ? null
+      : { ref: `page-${++pageRefs}`, taskQueue: 'test-pages', keys: kept.map((e) => eventKey(e.id)), lastProcessedAt: processed.length > 0 ? Math.max(...processed) : null };
+  return { outcome: { ...rest, eventsRead: events.length, stored, repeatsDropped: rest.repeatsDropped + events.length - notDelivered.length }, kept };
+}
+
+/** The poll of `read` for `job`, with the input the org gives it, and the org's verdict on it. */
+function poll(org: OrgAudit, job: Job, read: ReadPage, now = NOW): { outcome: PageOutcome; kept: PolledEvent[]; fresh: FreshEvents } {
+  const { outcome, kept } = pollOutcome(org.pollInput(job, now), read);
+  return { outcome, kept, fresh: org.afterPoll(job, outcome, now)! };
+}
+
+/** What mapPage makes of a stored page: the events not skipped become logs. */
+function mapped(kept: PolledEvent[], fresh: FreshEvents): { events: PolledEvent[]; result: MapPageResult } {
+  const skip = new Set(fresh.skipKeys);
+  const events = kept.filter((e) => !skip.has(eventKey(e.id)));
+  return { events, result: { logs: events.length, malformed: events.filter((e) => e.kind === 'malformed').length } };
+}
+
+/** Polls, maps and "ships" one page as the workflow would; returns the IDs of the events that would have been shipped. */
+function deliver(org: OrgAudit, job: Job, read: ReadPage, now = NOW, shipped?: Partial<ShipLogsResult>): string[] {
+  const { outcome, kept, fresh } = poll(org, job, read, now);
+  if (outcome.stored === null || fresh.keys.length === 0) {
+    org.afterShip(job, outcome, fresh, null, null, now);
+    return [];
+  }
+  const map = mapped(kept, fresh);
+  expect(map.events.map((e) => eventKey(e.id))).toEqual(fresh.keys);
+  org.afterShip(job, outcome, fresh, map.result, { accepted: map.result.logs, requests: 1, redated: 0, deadLettered: [], ...shipped }, now);
+  return map.events.map((e) => e.id);
 }
 
 const newOrg = () => new OrgAudit({ config }, NOW);
@@ -271,9 +325,7 @@ describe('backfill ranges', () => {
 describe('dead letters and pacing', () => {
   test('dead letters are kept in status; a resend request runs before the next poll and clears what was re-sent', () => {
     const org = newOrg();
-    const outcome = page([event('a', NOW), event('b', NOW)]);
-    const fresh = org.afterPoll(TAIL, outcome, NOW)!;
-    org.afterShip(TAIL, outcome, fresh, { accepted: 2, requests: 2, redated: 0, deadLettered: [{ eventId: 'b', status: 400, reason: 'refused' }] }, NOW);
+    deliver(org, TAIL, page([event('a', NOW), event('b', NOW)]), NOW, { deadLettered: [{ eventId: 'b', status: 400, reason: 'refused' }] });
     expect(org.status(NOW).deadLetters).toEqual([{ eventId: 'b', status: 400, reason: 'refused', at: NOW }]);
     org.requestResend({ eventIds: ['b'] }, NOW);
     expect(org.nextStep(NOW)).toEqual({ kind: 'resendDeadLetters', eventIds: ['b'] });
@@ -302,5 +354,168 @@ describe('dead letters and pacing', () => {
     deliver(org, TAIL, page([event('a', NOW)], { pageLimit: 50 }));
     expect(org.pollInput(TAIL, NOW).limit).toBe(50);
     expect(org.status(NOW).pageLimit).toBe(50);
+  });
+});
+
+describe('a page lost with its worker', () => {
+  const lost = (type: string) => ({ type, message: `${type}: map did not find page page-9 on its worker` });
+
+  test.each([FailureType.PageNotStored, FailureType.PageWorkerGone])('(%s) leaves the position unchanged, is counted, and is polled again at once', (type) => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW - 2_000), event('b', NOW - 1_000)], { nextCursor: 'c1' }));
+    const before = structuredClone({ tail: org.state.tail, recentKeys: org.state.recentKeys, shipped: org.state.stats.eventsShipped });
+    org.afterFailure(TAIL, lost(type), NOW);
+    expect({ tail: org.state.tail, recentKeys: org.state.recentKeys, shipped: org.state.stats.eventsShipped }).toEqual(before);
+    expect(org.state.stats).toMatchObject({ pagesLost: 1, pagesLostInARow: 1, lastError: { at: NOW, message: lost(type).message } });
+    expect(org.state.retryAt).toBeNull();
+    expect(org.phase(NOW)).toBe(AuditPhase.Running);
+    expect(org.nextStep(NOW)).toEqual({ kind: 'poll', job: TAIL });
+    // The same page is asked for again, from the same cursor, with the same filters.
+    expect(org.pollInput(TAIL, NOW)).toMatchObject({ cursor: 'c1', dropProcessedBefore: undefined });
+    expect(deliver(org, TAIL, page([event('c', NOW - 500)]))).toEqual(['c']);
+  });
+
+  test('the third in a row holds the org, shown as stalled, for about a minute', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    org.afterFailure(TAIL, lost(FailureType.PageWorkerGone), NOW + 1_000);
+    expect(org.nextStep(NOW + 1_000).kind).toBe('poll');
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW + 2_000);
+    expect(org.state.stats).toMatchObject({ pagesLost: 3, pagesLostInARow: 3 });
+    expect(org.phase(NOW + 2_000)).toBe(AuditPhase.Stalled);
+    expect(org.status(NOW + 2_000).stalled?.reason).toMatch(/^3 polls in a row lost their page with their worker: /);
+    expect(org.nextStep(NOW + 2_000)).toMatchObject({ kind: 'wait', ms: OUTAGE_RETRY_MS });
+    expect(OUTAGE_RETRY_MS).toBe(60_000);
+    expect(org.status(NOW + 2_000).retryAt).toBe(new Date(NOW + 2_000 + OUTAGE_RETRY_MS).toISOString());
+    // After the hold the page is read again; its delivery ends the stall.
+    expect(org.nextStep(NOW + 2_000 + OUTAGE_RETRY_MS).kind).toBe('poll');
+    deliver(org, TAIL, page([event('a', NOW)]), NOW + 2_000 + OUTAGE_RETRY_MS);
+    expect(org.phase(NOW + 2_000 + OUTAGE_RETRY_MS)).toBe(AuditPhase.Running);
+    expect(org.state.stats).toMatchObject({ pagesLost: 3, pagesLostInARow: 0 });
+  });
+
+  test('a delivered poll resets the count in a row, not the total', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    deliver(org, TAIL, page([event('a', NOW)]));
+    expect(org.state.stats).toMatchObject({ pagesLost: 2, pagesLostInARow: 0 });
+    org.afterFailure(TAIL, lost(FailureType.PageWorkerGone), NOW);
+    org.afterFailure(TAIL, lost(FailureType.PageWorkerGone), NOW);
+    expect(org.state.stats).toMatchObject({ pagesLost: 4, pagesLostInARow: 2 });
+    expect(org.phase(NOW)).toBe(AuditPhase.Running);
+    expect(org.nextStep(NOW).kind).toBe('poll');
+  });
+
+  test('a poll that found nothing new counts as delivered too', () => {
+    const org = newOrg();
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    deliver(org, TAIL, page([]));
+    org.afterFailure(TAIL, lost(FailureType.PageNotStored), NOW);
+    expect(org.state.stats.pagesLostInARow).toBe(1);
+    expect(org.state.stalled).toBeNull();
+  });
+
+  test('during a backfill, the range keeps its cursor and is polled again', () => {
+    const org = newOrg();
+    org.queueBackfill({ from: NOW - 10 * HOUR, to: NOW - 5 * HOUR }, NOW);
+    org.state.tail.nextPollAt = NOW + HOUR;
+    const job: Job = { kind: 'backfill', range: org.state.backfills[0]! };
+    deliver(org, job, page([event('b1', NOW - 6 * HOUR, NOW - 9 * HOUR)], { nextCursor: 'bc1' }));
+    org.afterFailure(job, lost(FailureType.PageWorkerGone), NOW);
+    expect(org.state.backfills[0]).toMatchObject({ cursor: 'bc1', events: 1 });
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'poll', job: { kind: 'backfill', range: { id: 1 } } });
+  });
+});
+
+describe('what the poll is asked to filter', () => {
+  test('dropProcessedBefore only while a stream re-reads after losing its cursor', () => {
+    const org = newOrg();
+    const t0 = NOW - 30 * 60_000;
+    expect(org.pollInput(TAIL, NOW).dropProcessedBefore).toBeUndefined();
+    deliver(org, TAIL, page([event('a', t0), event('b', t0 + 1_000)]));
+    // A watermark alone is no reason to drop: the cursor already starts after it.
+    expect(org.state.tail.watermark).toBe(t0 + 1_000);
+    expect(org.pollInput(TAIL, NOW).dropProcessedBefore).toBeUndefined();
+    org.afterFailure(TAIL, { type: FailureType.AtlassianCursorRefused, message: 'Atlassian refused the cursor (400 ADMIN-400-1)' }, NOW);
+    expect(org.pollInput(TAIL, NOW)).toMatchObject({ cursor: null, dropProcessedBefore: t0 + 1_000, keepTimeRange: undefined });
+    // A re-read page of only what was delivered: still recovering, still dropping.
+    deliver(org, TAIL, page([event('a', t0)], { nextCursor: 'r1' }));
+    expect(org.pollInput(TAIL, NOW)).toMatchObject({ cursor: 'r1', dropProcessedBefore: t0 + 1_000 });
+    // Past the watermark the re-read is over.
+    expect(deliver(org, TAIL, page([event('b', t0 + 1_000), event('c', t0 + 2_000)]))).toEqual(['c']);
+    expect(org.state.tail.recoveringFrom).toBeNull();
+    expect(org.pollInput(TAIL, NOW).dropProcessedBefore).toBeUndefined();
+  });
+
+  test('a seek before anything was delivered has no watermark to drop by', () => {
+    const org = newOrg();
+    org.seek({ from: new Date(NOW - 40 * 60_000).toISOString() }, NOW);
+    expect(org.state.tail.recoveringFrom).toBe(NOW - 40 * 60_000);
+    expect(org.pollInput(TAIL, NOW)).toMatchObject({ from: NOW - 40 * 60_000, dropProcessedBefore: undefined });
+  });
+
+  test("keepTimeRange is a backfill's own range; the tail keeps every time", () => {
+    const org = newOrg();
+    const from = NOW - 10 * HOUR;
+    const to = NOW - 5 * HOUR;
+    org.queueBackfill({ from, to }, NOW);
+    const job: Job = { kind: 'backfill', range: org.state.backfills[0]! };
+    expect(org.pollInput(job, NOW)).toMatchObject({ from, to, keepTimeRange: { from, to }, dropProcessedBefore: undefined });
+    expect(org.pollInput(TAIL, NOW).keepTimeRange).toBeUndefined();
+    expect(org.pollInput(TAIL, NOW).to).toBeUndefined();
+  });
+});
+
+describe('afterPoll: which stored events are new', () => {
+  test('splits the stored keys, in order, into fresh ones and ones to skip (recently delivered)', () => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW - 3_000), event('b', NOW - 2_000)]));
+    expect(org.state.recentKeys).toEqual([eventKey('a'), eventKey('b')]);
+    const { outcome, fresh } = poll(org, TAIL, page([event('b', NOW - 2_000), event('c', NOW - 1_000), event('a', NOW - 3_000), event('d', NOW)], { repeatsDropped: 1 }));
+    expect(outcome.stored?.keys).toEqual(['b', 'c', 'a', 'd'].map(eventKey));
+    expect(fresh).toEqual({ keys: [eventKey('c'), eventKey('d')], skipKeys: [eventKey('b'), eventKey('a')] });
+    // The poll's own repeats and the skipped ones.
+    expect(org.state.stats.duplicatesDropped).toBe(3);
+  });
+
+  test('a poll that stored nothing has nothing fresh; a 429 has no verdict at all', () => {
+    const org = newOrg();
+    const empty = pollOutcome(org.pollInput(TAIL, NOW), page([])).outcome;
+    expect(empty.stored).toBeNull();
+    expect(org.afterPoll(TAIL, empty, NOW)).toEqual({ keys: [], skipKeys: [] });
+    expect(org.afterPoll(TAIL, { kind: 'rateLimited', retryAfterMs: 5_000, budget: {}, nextRequestAt: NOW + 5_000, requests: 1 }, NOW)).toBeNull();
+    expect(org.phase(NOW)).toBe(AuditPhase.RateLimited);
+  });
+
+  test('afterShip remembers the fresh keys only, within recentIdsLimit, and counts what the map reported', () => {
+    const org = new OrgAudit({ config: { ...config, recentIdsLimit: 3 } }, NOW);
+    deliver(org, TAIL, page([event('a', NOW - 3_000), malformed('m1'), event('b', NOW - 1_000)]));
+    expect(org.state.stats).toMatchObject({ eventsShipped: 3, malformedEvents: 1 });
+    expect(org.state.tail.watermark).toBe(NOW - 1_000);
+    deliver(org, TAIL, page([event('b', NOW - 1_000), event('c', NOW)]));
+    expect(org.state.recentKeys).toEqual(['m1', 'b', 'c'].map(eventKey));
+    expect(org.state.stats).toMatchObject({ eventsShipped: 4, malformedEvents: 1 });
+    expect(org.state.tail.events).toBe(4);
+  });
+});
+
+describe('a state from before 0.3', () => {
+  test('with recentIds (event IDs, not keys) starts with no recent keys and keeps the rest', () => {
+    const org = newOrg();
+    deliver(org, TAIL, page([event('a', NOW - 1_000)], { nextCursor: 'c-old' }));
+    const { recentKeys: _keys, stats, ...rest } = structuredClone(org.state);
+    const { pagesLost: _lost, pagesLostInARow: _inARow, ...oldStats } = stats;
+    const legacy = { ...rest, stats: oldStats, recentIds: ['a', 'older-event'] } as unknown as OrgAuditState;
+
+    const resumed = new OrgAudit({ config, state: legacy }, NOW + 1_000);
+    expect(resumed.state.recentKeys).toEqual([]);
+    expect('recentIds' in resumed.state).toBe(false);
+    expect(resumed.state.tail.cursor).toBe('c-old');
+    expect(resumed.state.stats).toMatchObject({ eventsShipped: 1, pagesLost: 0, pagesLostInARow: 0 });
+    // The IDs cannot be turned into keys in a workflow: an event served again right after the upgrade is shipped again.
+    expect(deliver(resumed, TAIL, page([event('a', NOW - 1_000), event('b', NOW)]), NOW + 1_000)).toEqual(['a', 'b']);
+    expect(JSON.stringify(resumed.position().state)).not.toContain('recentIds');
   });
 });
