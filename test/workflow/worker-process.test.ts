@@ -32,7 +32,7 @@ function workerEnv(): NodeJS.ProcessEnv {
   };
 }
 
-test('a worker killed with SIGKILL mid-run and restarted loses no event; duplicates stay within one page', async () => {
+test('a worker killed with SIGKILL mid-run and restarted loses no event; duplicates stay within one intake request', async () => {
   const orgId = harness.newOrg();
   const start = Date.now() - 20 * 60_000;
   const added = harness.atlassian.addEvents(orgId, generateDemoEvents({ seed: 21, count: 4_000, startTime: start, spacingMs: 250, orgId }));
@@ -53,7 +53,9 @@ test('a worker killed with SIGKILL mid-run and restarted loses no event; duplica
     const duplicates = duplicatesOf(delivered);
     console.log(`SIGKILL test: ${deliveredAtKill} delivered at kill, ${delivered.length} in all, ${duplicates.length} duplicates`);
     expect(new Set(delivered)).toEqual(new Set(added.map((e) => e.id)));
-    expect(duplicates.length).toBeLessThanOrEqual(100);
+    // The kill may fall between Datadog's 202 and Temporal recording the ship: that poll (at most one intake
+    // request, 1,000 logs) is read and sent again from the unchanged cursor.
+    expect(duplicates.length).toBeLessThanOrEqual(1_000);
     await handle.signal(stopSignal, {});
     await handle.result();
   } finally {
