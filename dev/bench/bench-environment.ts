@@ -14,6 +14,9 @@ import type { OrgAuditStatus } from '../../workflows/org-audit-state';
 import { createHarnessWorker, orgStatus } from '../harness/collector';
 import { WORKER_ENV } from '../harness/keys';
 import { startDevServer, type DevServerOptions, type RunningDevServer } from '../harness/dev-server';
+import { workflowIdForOrg } from '../../shared/org-workflow';
+import type { WorkerActivityDependencies } from '../../worker/create-worker';
+import { scanServerHistories, type HistoryContentScan } from './history-content';
 import { StandinProcess } from './standin-process';
 
 export interface BenchEnvironmentOptions {
@@ -30,6 +33,8 @@ export interface RunningWorker {
 export class BenchEnvironment {
   private readonly workers: RunningWorker[] = [];
   private readonly clients = new Map<DataConverter | undefined, Client>();
+  /** The data converter each org's workflow was started with, to decode its history as its workers wrote it. */
+  private readonly converters = new Map<string, DataConverter | undefined>();
 
   private constructor(
     readonly server: RunningDevServer,
@@ -43,7 +48,9 @@ export class BenchEnvironment {
   static async run<T>(options: BenchEnvironmentOptions, work: (environment: BenchEnvironment) => Promise<T>): Promise<T> {
     const environment = await BenchEnvironment.start(options);
     try {
-      return await work(environment);
+      const result = await work(environment);
+      await environment.scanHistories();
+      return result;
     } finally {
       await environment.close();
     }
@@ -75,7 +82,7 @@ export class BenchEnvironment {
   }
 
   /** Activity dependencies as the worker builds them, pointed at the stand-ins. */
-  get activityDependencies() {
+  get activityDependencies(): WorkerActivityDependencies {
     return {
       atlassianBaseUrl: this.standins.atlassianUrl,
       datadogIntakeUrl: this.standins.datadogIntakeUrl,
@@ -105,7 +112,14 @@ export class BenchEnvironment {
 
   /** Starts an org through the client's own code, as `atlassian-audit start` does, with the client's defaults. */
   async startOrg(taskQueue: string, options: StartOrgOptions, dataConverter?: DataConverter): Promise<void> {
+    this.converters.set(workflowIdForOrg(options.orgId), dataConverter);
     await startOrg(this.client(dataConverter), taskQueue, options);
+  }
+
+  /** Every run of every workflow on this server, searched for the audit content the stand-in served (./history-content.ts). */
+  async scanHistories(): Promise<HistoryContentScan> {
+    const content = await this.standins.request('eventContent', {});
+    return scanServerHistories(this.client(), content, (workflowId) => this.converters.get(workflowId));
   }
 
   status(orgId: string): Promise<OrgAuditStatus> {

@@ -22,9 +22,11 @@ const BUCKET = { requestsPerMinute: 600, burst: 5 };
 /** The collector's own cap, twice the bucket: it has to learn the budget from the headers. */
 const COLLECTOR_CAP_PER_MINUTE = 1_200;
 const PAGE_SIZE = 20;
+/** The default page size: the same budget moves ten times the events (issue #15: ≥ 0.95 of 600/min used). */
+const DEFAULT_PAGE_SIZE = 200;
 const WINDOW_MS = { full: 60_000, quick: 15_000 };
 /** Enough pages for the whole window with a fifth to spare, so the backlog never runs dry before the window ends. */
-const SEEDED_EVENTS = Math.ceil(((BUCKET.requestsPerMinute * WINDOW_MS.full) / 60_000 + BUCKET.burst) * 1.2) * PAGE_SIZE;
+const SEEDED_PAGES = Math.ceil(((BUCKET.requestsPerMinute * WINDOW_MS.full) / 60_000 + BUCKET.burst) * 1.2);
 const TASK_QUEUE = 'bench-budget';
 const EFFICIENCY_TARGET = 0.95;
 
@@ -35,12 +37,24 @@ interface Scenario {
   backfill: boolean;
   /** Live events for the tail, with a short poll interval so that the tail keeps taking part of the budget. */
   liveTail: boolean;
+  pageSize: number;
+  /** Measured after the others, alone: at 200 events a page it needs the machine to itself. */
+  alone?: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { label: 'tail only (catching up a backlog)', orgId: 'budget-tail', tailEvents: true, backfill: false, liveTail: false },
-  { label: 'backfill only (tail idle)', orgId: 'budget-backfill', tailEvents: false, backfill: true, liveTail: false },
-  { label: 'live tail + backfill', orgId: 'budget-both', tailEvents: false, backfill: true, liveTail: true },
+  { label: 'tail only (catching up a backlog)', orgId: 'budget-tail', tailEvents: true, backfill: false, liveTail: false, pageSize: PAGE_SIZE },
+  { label: 'backfill only (tail idle)', orgId: 'budget-backfill', tailEvents: false, backfill: true, liveTail: false, pageSize: PAGE_SIZE },
+  { label: 'live tail + backfill', orgId: 'budget-both', tailEvents: false, backfill: true, liveTail: true, pageSize: PAGE_SIZE },
+  {
+    label: `tail only, default page size ${DEFAULT_PAGE_SIZE} (measured alone, after)`,
+    orgId: 'budget-tail-200',
+    tailEvents: true,
+    backfill: false,
+    liveTail: false,
+    pageSize: DEFAULT_PAGE_SIZE,
+    alone: true,
+  },
 ];
 const LIVE_TAIL = { pollIntervalMs: 5_000, meanGapMs: 500 };
 
@@ -68,7 +82,7 @@ export const budgetEfficiencyBenchmark: Benchmark = {
           orgId: scenario.orgId,
           stream: 'budget',
           seed: 7,
-          count: SEEDED_EVENTS,
+          count: SEEDED_PAGES * scenario.pageSize,
           processedFrom: scenario.tailEvents ? placement.tailProcessedFrom : placement.backfillProcessedFrom,
           spacingMs: 500,
         });
@@ -80,12 +94,11 @@ export const budgetEfficiencyBenchmark: Benchmark = {
         meanGapMs: LIVE_TAIL.meanGapMs,
         seed: 11,
       });
-      const results = await Promise.all(
-        SCENARIOS.map(async (scenario): Promise<ScenarioResult> => {
+      const run = async (scenario: Scenario): Promise<ScenarioResult> => {
           await environment.startOrg(TASK_QUEUE, {
             orgId: scenario.orgId,
             since: placement.tailSince,
-            pageSize: PAGE_SIZE,
+            pageSize: scenario.pageSize,
             maxRequestsPerMinute: COLLECTOR_CAP_PER_MINUTE,
             ...(scenario.liveTail && { pollIntervalMs: LIVE_TAIL.pollIntervalMs }),
           });
@@ -96,9 +109,13 @@ export const budgetEfficiencyBenchmark: Benchmark = {
               .executeUpdate(requestBackfillUpdate, { args: [placement.backfillRange] });
           }
           return measureWindow(environment, scenario, windowMs);
-        })
-      );
+      };
+      const results = await Promise.all(SCENARIOS.filter((scenario) => !scenario.alone).map(run));
       await environment.standins.request('stopTrickle', {});
+      for (const scenario of SCENARIOS.filter((each) => each.alone)) {
+        context.log(`budget: ${scenario.label}, window ${windowMs / 1000} s`);
+        results.push(await run(scenario));
+      }
       return report(results, windowMs);
     });
   },
@@ -139,7 +156,7 @@ function report(results: ScenarioResult[], windowMs: number): BenchmarkOutcome {
       bucketPerMinute: BUCKET.requestsPerMinute,
       burst: BUCKET.burst,
       collectorCapPerMinute: COLLECTOR_CAP_PER_MINUTE,
-      pageSize: PAGE_SIZE,
+      pageSize: `${PAGE_SIZE} (and ${DEFAULT_PAGE_SIZE} alone)`,
       windowSeconds: windowMs / 1000,
       liveTailPollSeconds: LIVE_TAIL.pollIntervalMs / 1000,
     },
@@ -163,7 +180,7 @@ function report(results: ScenarioResult[], windowMs: number): BenchmarkOutcome {
       target: `≥ ${EFFICIENCY_TARGET} delivered pages per allowed request (${result.scenario.label})`,
       measured: `${fixed(efficiency(result), 3)}, ${integer(result.rateLimited)} × 429`,
       met: efficiency(result) >= EFFICIENCY_TARGET,
-      reason: unusedBudgetReason(result),
+      reason: `baseline: ${integer(result.allowed)} requests allowed by the bucket over the window; ${unusedBudgetReason(result)}`,
     })),
     findings: [
       `The collector is capped at ${COLLECTOR_CAP_PER_MINUTE}/min, twice the bucket, so only the stand-in's headers pace ` +

@@ -31,6 +31,11 @@ export interface TimerStart {
   startedAt: number;
   /** The duration the workflow asked for. */
   durationMs: number;
+  /**
+   * The timer ran out. A wait that ends early is cancelled: the stall watch beside every ship (cancelled when the
+   * ship completes in time) and waits that a message interrupted.
+   */
+  fired: boolean;
 }
 
 export function eventTime(event: HistoryEvent): number {
@@ -98,12 +103,19 @@ export function workflowTaskTimings(histories: readonly History[]): WorkflowTask
 
 export function timerStarts(histories: readonly History[]): TimerStart[] {
   return histories
-    .flatMap((history) => history.events ?? [])
-    .filter((event) => event.eventType === EventType.EVENT_TYPE_TIMER_STARTED)
-    .map((event) => ({
-      startedAt: eventTime(event),
-      durationMs: tsToMs(event.timerStartedEventAttributes?.startToFireTimeout),
-    }))
+    .flatMap((history) => {
+      const events = history.events ?? [];
+      const fired = new Set(
+        events.filter((event) => event.eventType === EventType.EVENT_TYPE_TIMER_FIRED).map((event) => idOf(event.timerFiredEventAttributes?.startedEventId))
+      );
+      return events
+        .filter((event) => event.eventType === EventType.EVENT_TYPE_TIMER_STARTED)
+        .map((event) => ({
+          startedAt: eventTime(event),
+          durationMs: tsToMs(event.timerStartedEventAttributes?.startToFireTimeout),
+          fired: fired.has(idOf(event.eventId)),
+        }));
+    })
     .sort((a, b) => a.startedAt - b.startedAt);
 }
 

@@ -15,6 +15,7 @@ import type { Benchmark, BenchmarkContext, BenchmarkResult } from './benchmark';
 import { budgetEfficiencyBenchmark } from './budget-efficiency';
 import { costBenchmark } from './cost';
 import { deliveryLatencyBenchmark } from './delivery-latency';
+import { historyContentOutcome, recordedScans, scanningFor } from './history-content';
 import { mapCostBenchmark } from './map-cost';
 import { markdownSection } from './markdown-report';
 import { pipelineHeadroomBenchmark } from './pipeline-headroom';
@@ -29,6 +30,9 @@ const BENCHMARKS: readonly Benchmark[] = [
   costBenchmark,
   mapCostBenchmark,
 ];
+
+/** Not a benchmark of its own: the search of every history the selected benchmarks left (./history-content.ts). */
+const HISTORY_CONTENT = { name: 'history', title: '7. Audit content and payload sizes in history (every workflow of this run)' } as const;
 
 function selectedBenchmarks(only: string | undefined): Benchmark[] {
   if (only === undefined) return [...BENCHMARKS];
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
   const runStarted = Date.now();
   for (const benchmark of benchmarks) {
     context.log(`${benchmark.title}: starting`);
+    scanningFor(benchmark.name);
     const started = Date.now();
     const outcome = await benchmark.run(context);
     const result: BenchmarkResult = {
@@ -72,6 +77,19 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${markdownSection(result)}\n`);
     context.log(`${benchmark.title}: done in ${result.durationSeconds.toFixed(0)} s`);
   }
+  // Every benchmark's servers were searched before they went (BenchEnvironment.run): one section for all of them.
+  if (recordedScans().length > 0) {
+    const result: BenchmarkResult = {
+      name: HISTORY_CONTENT.name,
+      title: HISTORY_CONTENT.title,
+      startedAt: new Date(runStarted).toISOString(),
+      durationSeconds: (Date.now() - runStarted) / 1000,
+      quick,
+      ...historyContentOutcome(recordedScans()),
+    };
+    results.push(result);
+    process.stdout.write(`\n${markdownSection(result)}\n`);
+  }
   context.log(`all done in ${((Date.now() - runStarted) / 1000).toFixed(0)} s`);
 
   if (quick) {
@@ -80,7 +98,7 @@ async function main(): Promise<void> {
   }
   const command = `npm run bench${values.only ? ` -- --only ${values.only}` : ''}`;
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const written = saveResults(results, { generatedAt: new Date().toISOString(), machine, command }, BENCHMARKS.map((b) => b.name));
+  const written = saveResults(results, { generatedAt: new Date().toISOString(), machine, command }, [...BENCHMARKS.map((b) => b.name), HISTORY_CONTENT.name]);
   context.log(`wrote ${written.join(' and ')}`);
 }
 

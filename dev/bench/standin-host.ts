@@ -3,7 +3,9 @@
  * watches what reaches the Datadog stand-in, so that deliveries and end-to-end latencies are timed where they land.
  */
 import { createDemoEventGenerator, generateDemoEvents, type DemoEventGenerator } from '../standins/demo-events';
+import type { AtlassianEvent } from '../../activities/atlassian-schema';
 import type {
+  EventContent,
   EventJourney,
   OrgTraffic,
   StandinCommandName,
@@ -18,6 +20,27 @@ import { addTestOrg, deliveryOf, startHarnessStandins } from '../harness/standin
 /** How often arrivals in the Datadog stand-in are looked for: far finer than any latency measured. */
 const ARRIVAL_SCAN_MS = 5;
 
+/** Logs searched for the content control: enough to hold every needle of the demo's small vocabulary. */
+const CONTROL_LOGS = 2_000;
+/** Shorter strings could occur in history by chance (a word in a summary), not because an event leaked. */
+const MIN_NEEDLE_LENGTH = 5;
+const ENTITY_TEXT_ATTRIBUTES = ['name', 'email', 'groupName', 'displayName', 'siteName', 'siteHostName'];
+
+/** The audit content of one event: who did it, from where, what it touched, and what it says. */
+function contentOf(event: AtlassianEvent): string[] {
+  const { actor, context, container, location } = event.attributes;
+  const entities = [...(context ?? []), ...(container ?? [])];
+  const values: unknown[] = [
+    actor.id,
+    actor.name,
+    actor.email,
+    location?.ip,
+    event.message?.content,
+    ...entities.flatMap((entity) => ENTITY_TEXT_ATTRIBUTES.map((key) => entity.attributes?.[key])),
+  ];
+  return values.filter((value): value is string => typeof value === 'string' && value.length >= MIN_NEEDLE_LENGTH);
+}
+
 type Handlers = { [K in StandinCommandName]: (input: StandinCommands[K]['input']) => StandinCommands[K]['output'] };
 
 async function main(): Promise<void> {
@@ -26,6 +49,18 @@ async function main(): Promise<void> {
 
   const addedAt = new Map<string, number>();
   const deliveries = new Map<string, { count: number; lastAt: number }>();
+  /** Arrival times of each org's logs, in order: the window counts of the scale benchmark. */
+  const arrivals = new Map<string, number[]>();
+  const content = { needles: new Set<string>(), events: 0, eventBytes: 0 };
+  const addEvents = (orgId: string, inputs: Parameters<typeof atlassian.addEvents>[1]) => {
+    const added = atlassian.addEvents(orgId, inputs);
+    for (const event of added) {
+      content.events += 1;
+      content.eventBytes += Buffer.byteLength(JSON.stringify(event));
+      for (const needle of contentOf(event)) content.needles.add(needle);
+    }
+    return added;
+  };
   const journeys = new Map<string, { orgId: string; journey: EventJourney }>();
   let scanned = 0;
   const arrivalScan = setInterval(() => {
@@ -39,6 +74,9 @@ async function main(): Promise<void> {
       delivered.count += 1;
       delivered.lastAt = now;
       deliveries.set(delivery.orgId, delivered);
+      const times = arrivals.get(delivery.orgId) ?? [];
+      times.push(now);
+      arrivals.set(delivery.orgId, times);
       const followed = journeys.get(delivery.eventId);
       if (followed && followed.journey.arrivedAt === null) followed.journey.arrivedAt = now;
     }
@@ -50,7 +88,7 @@ async function main(): Promise<void> {
     // Exponential gaps: arrivals independent of the collector's poll phase, as real audit events are.
     const timer = setTimeout(() => {
       trickleTimers.delete(timer);
-      const [event] = atlassian.addEvents(orgId, [generator.next(Date.now())]);
+      const [event] = addEvents(orgId, [generator.next(Date.now())]);
       journeys.set(event!.id, { orgId, journey: { visibleAt: Date.now(), arrivedAt: null } });
       trickled += 1;
       trickle(orgId, generator, meanGapMs);
@@ -66,7 +104,7 @@ async function main(): Promise<void> {
     },
     seedEvents({ orgId, stream, seed, count, processedFrom, spacingMs }) {
       const events = generateDemoEvents({ seed, orgId: stream, count, startTime: processedFrom, spacingMs });
-      atlassian.addEvents(orgId, events);
+      addEvents(orgId, events);
       return { added: events.length };
     },
     startTrickle({ orgIds, meanGapMs, seed }) {
@@ -106,6 +144,15 @@ async function main(): Promise<void> {
     },
     journeys({ orgId }) {
       return [...journeys.values()].filter((followed) => followed.orgId === orgId).map((followed) => followed.journey);
+    },
+    eventContent(): EventContent {
+      const needles = [...content.needles];
+      const sample = datadog.received.slice(0, CONTROL_LOGS).map((log) => JSON.stringify(log));
+      const foundInDelivered = needles.filter((needle) => sample.some((log) => log.includes(JSON.stringify(needle).slice(1, -1)))).length;
+      return { needles, events: content.events, eventBytes: content.eventBytes, foundInDelivered, deliveredSearched: sample.length };
+    },
+    deliveredBetween({ orgIds, from, to }) {
+      return orgIds.map((orgId) => (arrivals.get(orgId) ?? []).filter((at) => at >= from && at < to).length);
     },
   };
 

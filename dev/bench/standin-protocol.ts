@@ -44,6 +44,21 @@ export interface StandinCommands {
   stopTrickle: { input: Record<string, never>; output: { added: number } };
   traffic: { input: { orgIds: string[] }; output: OrgTraffic[] };
   journeys: { input: { orgId: string }; output: EventJourney[] };
+  /** Audit content of every event added so far (./history-content.ts searches workflow histories for it). */
+  eventContent: { input: Record<string, never>; output: EventContent };
+  /** Logs of each org that reached the Datadog stand-in within [from, to) (stand-in clock). */
+  deliveredBetween: { input: { orgIds: string[]; from: number; to: number }; output: number[] };
+}
+
+export interface EventContent {
+  /** Distinct actor names, emails and IDs, IP addresses, context and container values, message texts. */
+  needles: string[];
+  events: number;
+  /** Bytes of the events as Atlassian serves them (JSON), all events together. */
+  eventBytes: number;
+  /** The control: how many needles occur in the first logs Datadog received (the search finds content where it is). */
+  foundInDelivered: number;
+  deliveredSearched: number;
 }
 
 export type StandinCommandName = keyof StandinCommands;
