@@ -46,11 +46,17 @@ export interface MapPageResult {
   malformed: number;
 }
 
-/** The map activity: a stored page's events become its logs, in the same store; only counts enter history. */
+/**
+ * The map activity: a stored page's events become its logs, in the same store; only counts enter history. A page
+ * mapped already (an attempt whose completion did not reach the server) is answered from its logs.
+ */
 export async function mapPage(deps: MapDependencies & { pageStore: PageStore }, input: MapPageInput): Promise<MapPageResult> {
+  const done = deps.pageStore.mapped(input.orgId, input.page.ref);
+  if (done !== undefined) return { logs: done.logs.length, malformed: done.malformed };
   const skip = new Set(input.skipKeys);
   const events = deps.pageStore.events(input.orgId, input.page.ref).filter((e) => !skip.has(eventKey(e.id)));
   const logs = await mapEvents(deps, { orgId: input.orgId, origin: input.origin, events, atlassianCredential: input.atlassianCredential });
-  deps.pageStore.putLogs(input.orgId, input.page.ref, logs);
-  return { logs: logs.length, malformed: events.filter((e) => e.kind === 'malformed').length };
+  const malformed = events.filter((e) => e.kind === 'malformed').length;
+  deps.pageStore.putLogs(input.orgId, input.page.ref, { logs, malformed });
+  return { logs: logs.length, malformed };
 }

@@ -29,9 +29,21 @@ export interface PageStoreOptions {
   now?: () => number;
 }
 
+/**
+ * A page's logs take up to 2.75 times the bytes of the bodies their events came from (poll.ts, `MAX_BATCH_BYTES`):
+ * a mapped page is counted at that much, so the bound holds for what the store really keeps.
+ */
+const LOG_BYTES_PER_BODY_BYTE = 2.75;
+
+/** What the map made of a page: its logs, and how many came from malformed elements. */
+export interface MappedPage {
+  logs: DatadogLog[];
+  malformed: number;
+}
+
 interface Entry {
   orgId: string;
-  content: { kind: 'events'; events: PolledEvent[] } | { kind: 'logs'; logs: DatadogLog[] };
+  content: { kind: 'events'; events: PolledEvent[]; bodyBytes: number } | ({ kind: 'logs' } & MappedPage);
   bytes: number;
   usedAt: number;
 }
@@ -59,7 +71,7 @@ export class PageStore {
   /** Keeps a poll's events; `bytes` is the size of the page bodies they came from. */
   putEvents(orgId: string, events: PolledEvent[], bytes: number): StoredPage {
     const ref = randomUUID();
-    this.set(ref, { orgId, content: { kind: 'events', events }, bytes, usedAt: this.now() });
+    this.set(ref, { orgId, content: { kind: 'events', events, bodyBytes: bytes }, bytes, usedAt: this.now() });
     return { ref, taskQueue: this.taskQueue };
   }
 
@@ -71,16 +83,23 @@ export class PageStore {
   }
 
   /** Replaces a page's events with their logs. */
-  putLogs(orgId: string, ref: string, logs: DatadogLog[]): void {
+  putLogs(orgId: string, ref: string, mapped: MappedPage): void {
     const entry = this.use(orgId, ref);
-    this.set(ref, { ...entry, content: { kind: 'logs', logs } });
+    const bodyBytes = entry.content.kind === 'events' ? entry.content.bodyBytes : entry.bytes / LOG_BYTES_PER_BODY_BYTE;
+    this.set(ref, { ...entry, content: { kind: 'logs', ...mapped }, bytes: Math.ceil(bodyBytes * LOG_BYTES_PER_BODY_BYTE) });
+  }
+
+  /** The logs of a page mapped already (a map attempt whose result was lost is answered from them), else undefined. */
+  mapped(orgId: string, ref: string): MappedPage | undefined {
+    const entry = this.use(orgId, ref);
+    return entry.content.kind === 'logs' ? { logs: entry.content.logs, malformed: entry.content.malformed } : undefined;
   }
 
   /** The logs of a mapped page. */
   logs(orgId: string, ref: string): DatadogLog[] {
-    const entry = this.use(orgId, ref);
-    if (entry.content.kind !== 'logs') throw pageNotStored(ref, 'holds the events of this page, which were not mapped');
-    return entry.content.logs;
+    const mapped = this.mapped(orgId, ref);
+    if (mapped === undefined) throw pageNotStored(ref, 'holds the events of this page, which were not mapped');
+    return mapped.logs;
   }
 
   /** Forgets a page once Datadog has it. */

@@ -591,7 +591,7 @@ describe('proxy credentials', () => {
       expect(pollFailure).toMatchObject({ type: FailureType.AtlassianTransportError, message: 'Atlassian request failed: the proxy answered 407' });
       // A mapped page of one log, as the map activity leaves it in the page store.
       const mappedPage = pageStore.putEvents('any-org', [], 0);
-      pageStore.putLogs('any-org', mappedPage.ref, [ONE_LOG]);
+      pageStore.putLogs('any-org', mappedPage.ref, { logs: [ONE_LOG], malformed: 0 });
       const shipFailure = await failureOf(
         environment().run(activities.shipLogs, {
           orgId: 'any-org',

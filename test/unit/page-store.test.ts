@@ -108,18 +108,21 @@ describe('PageStore', () => {
     const page = store.putEvents(ORG, [polled('e1')], 500);
     pageNotStored(() => store.logs(ORG, page.ref));
     const logs = [log('e1')];
-    store.putLogs(ORG, page.ref, logs);
+    store.putLogs(ORG, page.ref, { logs, malformed: 0 });
     expect(store.logs(ORG, page.ref)).toEqual(logs);
+    expect(store.mapped(ORG, page.ref)).toEqual({ logs, malformed: 0 });
     const failure = pageNotStored(() => store.events(ORG, page.ref));
     expect(failure.message).toContain(page.ref);
-    // The page's size stays what it was counted at.
-    expect(store.size).toEqual({ pages: 1, bytes: 500 });
+    // Logs are counted at up to 2.75 times the bodies they came from, so the bound holds for what is kept.
+    expect(store.size).toEqual({ pages: 1, bytes: 1_375 });
+    store.putLogs(ORG, page.ref, { logs, malformed: 0 });
+    expect(store.size).toEqual({ pages: 1, bytes: 1_375 });
   });
 
   test('delete lets a page go; deleting an unknown page is nothing', () => {
     const store = newStore();
     const page = store.putEvents(ORG, [polled('e1')], 500);
-    store.putLogs(ORG, page.ref, [log('e1')]);
+    store.putLogs(ORG, page.ref, { logs: [log('e1')], malformed: 0 });
     store.delete(page.ref);
     expect(store.size).toEqual({ pages: 0, bytes: 0 });
     pageNotStored(() => store.logs(ORG, page.ref));
@@ -133,10 +136,10 @@ describe('PageStore', () => {
     const page = store.putEvents(ORG, [polled('event-id-7f3a'), malformedElement('malformed-id-2b9c')], 500);
     const failures = [
       pageNotStored(() => store.events(OTHER_ORG, page.ref)),
-      pageNotStored(() => store.putLogs(OTHER_ORG, page.ref, [log('x')])),
+      pageNotStored(() => store.putLogs(OTHER_ORG, page.ref, { logs: [log('x')], malformed: 0 })),
       pageNotStored(() => store.logs(OTHER_ORG, page.ref)),
       pageNotStored(() => store.events(ORG, 'unknown-ref')),
-      pageNotStored(() => store.putLogs(ORG, 'unknown-ref', [])),
+      pageNotStored(() => store.putLogs(ORG, 'unknown-ref', { logs: [], malformed: 0 })),
     ];
     for (const failure of failures) {
       const text = JSON.stringify({ message: failure.message, details: failure.details, stack: failure.stack });
@@ -169,12 +172,10 @@ describe('PageStore', () => {
       // b, not a: a was read after b was put.
       pageNotStored(() => store.events(ORG, b!.ref));
       store.events(ORG, a!.ref);
-      store.putLogs(ORG, c!.ref, [log('c')]);
-      // Least recent now: d, then a (read before c was mapped); 150 more bytes push both out.
-      const e = store.putEvents(ORG, [polled('e')], 150);
-      expect(store.size).toEqual({ pages: 2, bytes: 250 });
+      // Mapped, c is the most recent and counts 275 bytes (its logs): d, then a (the least recent) make room.
+      store.putLogs(ORG, c!.ref, { logs: [log('c')], malformed: 0 });
+      expect(store.size).toEqual({ pages: 1, bytes: 275 });
       expect(store.logs(ORG, c!.ref)).toHaveLength(1);
-      expect(store.events(ORG, e.ref)).toHaveLength(1);
       pageNotStored(() => store.events(ORG, d.ref));
       pageNotStored(() => store.events(ORG, a!.ref));
     });
@@ -198,7 +199,7 @@ describe('PageStore', () => {
       // Used just in time: its idle time starts again.
       expect(store.events(ORG, page.ref)).toHaveLength(1);
       now += 1_000;
-      store.putLogs(ORG, page.ref, [log('a')]);
+      store.putLogs(ORG, page.ref, { logs: [log('a')], malformed: 0 });
       now += 1_001;
       pageNotStored(() => store.logs(ORG, page.ref));
       expect(store.size).toEqual({ pages: 0, bytes: 0 });
@@ -286,6 +287,16 @@ describe('the map and ship activities on stored pages', () => {
     expect(store.logs(ORG, page.ref)).toEqual([]);
   });
 
+  test('mapPage of a page it mapped already (an attempt whose completion was lost) answers from the stored logs', async () => {
+    const store = newStore();
+    const page = store.putEvents(ORG, [golden[0]!, malformedElement('malformed-3')], 1_000);
+    const first = await map(store, page);
+    const logs = store.logs(ORG, page.ref);
+    expect(await map(store, page)).toEqual(first);
+    expect(first).toEqual({ logs: 2, malformed: 1 });
+    expect(store.logs(ORG, page.ref)).toBe(logs);
+  });
+
   test('mapPage of a page this worker does not hold, or holds for another org, fails PageNotStored', async () => {
     const store = newStore();
     const page = store.putEvents(ORG, [golden[0]!], 1_000);
@@ -298,7 +309,7 @@ describe('the map and ship activities on stored pages', () => {
     const store = newStore();
     const page = store.putEvents(ORG, [], 1_000);
     const logs = ['s1', 's2', 's3'].map(log);
-    store.putLogs(ORG, page.ref, logs);
+    store.putLogs(ORG, page.ref, { logs, malformed: 0 });
     const before = datadog.received.length;
     const result = await ship(store, page);
     expect(result).toEqual({ accepted: 3, requests: 1, redated: 0, deadLettered: [] });
@@ -321,7 +332,7 @@ describe('the map and ship activities on stored pages', () => {
   test('a ship that fails keeps the page for its retry, which delivers it and lets it go', async () => {
     const store = newStore();
     const page = store.putEvents(ORG, [], 1_000);
-    store.putLogs(ORG, page.ref, ['r1', 'r2'].map(log));
+    store.putLogs(ORG, page.ref, { logs: ['r1', 'r2'].map(log), malformed: 0 });
     datadog.injectFault({ kind: 'status', status: 503 });
     const failure = await rejection(ship(store, page));
     expect(failure).toBeInstanceOf(ApplicationFailure);
