@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { AuditWorker } from '../../worker/create-worker';
+import type { AuditWorker, AuditWorkerOptions } from '../../worker/create-worker';
 import { DEFAULT_CREDENTIAL_POLICY } from '../../activities/credentials';
 import { createHttpAgent } from '../../activities/http-client';
 import type { StartOrgOptions } from '../../client/org-control';
@@ -75,9 +75,14 @@ export class AuditHarness {
     return addTestOrg(this.atlassian);
   }
 
-  /** A worker with the harness's data converter, unless `dataConverter` replaces it (a worker restarted after a key rotation). */
-  async createWorker(overrides: { identity?: string; dataConverter?: DataConverter } = {}): Promise<AuditWorker> {
-    const { dataConverter = this.dataConverter, ...workerOverrides } = overrides;
+  /**
+   * A worker with the harness's data converter, unless `dataConverter` replaces it (a worker restarted after a key
+   * rotation); `pageStore` bounds its page store (a tiny one lets pages go, as a worker short of memory does).
+   */
+  async createWorker(
+    overrides: { identity?: string; dataConverter?: DataConverter; pageStore?: AuditWorkerOptions['pageStore'] } = {}
+  ): Promise<AuditWorker> {
+    const { dataConverter = this.dataConverter, pageStore, ...workerOverrides } = overrides;
     return createHarnessWorker({
       connection: this.env.nativeConnection,
       namespace: this.env.namespace,
@@ -91,6 +96,7 @@ export class AuditHarness {
         credentialPolicy: { ...DEFAULT_CREDENTIAL_POLICY, secretsDir: this.secretsDir },
       },
       shutdownGraceMs: 5_000,
+      pageStore,
       overrides: workerOverrides,
     });
   }

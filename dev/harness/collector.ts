@@ -7,7 +7,7 @@ import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startOrg, type StartOrgOptions } from '../../client/org-control';
 import { workflowIdForOrg } from '../../shared/org-workflow';
-import { createAuditWorker, WORKFLOWS_PATH, type AuditWorker, type WorkerActivityDependencies } from '../../worker/create-worker';
+import { createAuditWorker, WORKFLOWS_PATH, type AuditWorker, type AuditWorkerOptions, type WorkerActivityDependencies } from '../../worker/create-worker';
 import { statusQuery } from '../../workflows/messages';
 import type { OrgAuditStatus } from '../../workflows/org-audit-state';
 import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
@@ -40,6 +40,8 @@ export interface HarnessWorkerOptions {
   activities: WorkerActivityDependencies;
   dataConverter?: DataConverter;
   shutdownGraceMs: number;
+  /** Bounds of the worker's page store (createAuditWorker's `pageStore`). @default the factory's */
+  pageStore?: AuditWorkerOptions['pageStore'];
   overrides?: Partial<WorkerOptions>;
 }
 
