@@ -5,7 +5,8 @@
  * realistic events once per data converter: payloads in clear, encrypted, and compressed then encrypted (the
  * production codec). Then it reads the raw history of every run and sums the serialized payloads in it, and the
  * serialized histories as a whole. `dev/measure/measure-codec.ts` measures one page offline; this counts everything the
- * workflow really writes (poll results, map inputs and results, ship inputs, state carried across continue-as-new).
+ * workflow really writes (poll results with their page references and dedupe keys, map and ship inputs and results, state
+ * carried across continue-as-new); the events themselves stay in the worker's page store.
  *
  *   npx tsx dev/measure/measure-history-bytes.ts [events=2000] [pageSize=200]
  */
