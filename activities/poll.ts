@@ -131,10 +131,14 @@ const MAX_PAGE_BYTES = MAX_BATCH_BYTES;
 const OVERSIZED_PREVIEW_CHARS = 4_000;
 
 /**
- * The pages read so far wait in the activity for the batch to end: a longer pause before the next one would delay
- * their delivery more than a separate poll costs. Shorter pauses before a poll's first page are slept too (`notBefore`).
+ * A poll goes on reading while the pause before the next request is at most this: it covers the default pace of
+ * 50 requests a minute (1.2 s apart), so a backfill or a tail catching up reads an intake request's worth (five
+ * pages of 200) per poll instead of one page per poll and a workflow timer between, at about a fifth of the
+ * Temporal actions; and a tail's request that finds the stream's end comes in the same poll as the page before it.
+ * The pages read wait those seconds for their delivery. Shorter pauses before a poll's first page are slept too
+ * (`notBefore`).
  */
-const MAX_WAIT_WITHIN_BATCH_MS = 250;
+const MAX_WAIT_WITHIN_BATCH_MS = 1_500;
 
 /** One page as read: its elements (IDs of malformed ones already given), its cursor and the size of its body. */
 interface ReadPage {

@@ -180,16 +180,26 @@ describe('a batch: several pages in one poll, paced inside the activity', () => 
     expect(after).toMatchObject({ eventsRead: 0, stored: null });
   });
 
+  test('at the default pace of 50 a minute a poll reads on (1.2 s apart), and finds the stream’s end in the same poll', async () => {
+    const { orgId, ids } = newOrgWithEvents(3);
+    const batch = asPage(await poll({ orgId, maxPages: 10, maxRequestsPerMinute: 50 }));
+    expect(storedIds(batch, orgId)).toEqual(ids);
+    expect(batch).toMatchObject({ pages: 3, requests: 3, reachedEnd: true });
+    const times = requestTimes(orgId);
+    expect(Math.min(...times.slice(1).map((at, i) => at - times[i]!))).toBeGreaterThanOrEqual(1_200 - 20);
+  });
+
   test('stops at maxPages, and before a pause too long to keep the pages read waiting', async () => {
     const { orgId, ids } = newOrgWithEvents(9);
     const capped = asPage(await poll({ orgId, maxPages: 2 }));
     expect(storedIds(capped, orgId)).toEqual(ids.slice(0, 4));
     expect(capped).toMatchObject({ pages: 2, reachedEnd: false });
     const sentAt = Date.now();
-    const slow = asPage(await poll({ orgId, cursor: capped.nextCursor, maxPages: 10, maxRequestsPerMinute: 120 }));
+    // 30/min: 2 s to the next request, longer than a poll keeps its pages waiting (1.5 s).
+    const slow = asPage(await poll({ orgId, cursor: capped.nextCursor, maxPages: 10, maxRequestsPerMinute: 30 }));
     expect(slow).toMatchObject({ pages: 1, reachedEnd: false });
     expect(storedIds(slow, orgId)).toEqual(ids.slice(4, 6));
-    expect(slow.nextRequestAt - sentAt).toBeGreaterThanOrEqual(500);
+    expect(slow.nextRequestAt - sentAt).toBeGreaterThanOrEqual(2_000);
   });
 
   test('the first request waits for notBefore', async () => {
@@ -448,10 +458,10 @@ describe('pages nobody here wrote', () => {
     const orgId = newOrg();
     const added = add(orgId, [7_500, 7_500]);
     const before = store.size.pages;
-    const first = asPage(await poll({ orgId, limit: 4, maxPages: 10, maxRequestsPerMinute: 60 }));
+    const first = asPage(await poll({ orgId, limit: 4, maxPages: 10, maxRequestsPerMinute: 30 }));
     expect(first).toMatchObject({ eventsRead: 0, stored: null, pages: 0, requests: 1, pageLimit: 1, nextCursor: null, reachedEnd: false });
     expect(store.size.pages).toBe(before);
-    const retried = asPage(await poll({ orgId, limit: first.pageLimit, maxPages: 10, maxRequestsPerMinute: 60 }));
+    const retried = asPage(await poll({ orgId, limit: first.pageLimit, maxPages: 10, maxRequestsPerMinute: 30 }));
     expect(storedIds(retried, orgId)).toEqual(added.slice(0, 1).map((e) => e.id));
   });
 

@@ -103,12 +103,12 @@ test('continue-as-new during a run loses nothing and repeats nothing', async () 
   const added = harness.atlassian.addEvents(orgId, generateDemoEvents({ seed: 11, count: 1_500, startTime: start, spacingMs: 500 }));
   const worker = await harness.createWorker();
   await worker.runUntil(async () => {
-    // At 120 requests a minute each poll reads one page (the next is due later than a poll waits), so each run ends
+    // At 36 requests a minute each poll reads one page (the next is due later than a poll waits), so each run ends
     // after a page or two.
     const handle = await harness.startOrg({
       orgId,
       pageSize: 100,
-      maxRequestsPerMinute: 120,
+      maxRequestsPerMinute: 36,
       continueAsNewAfterHistoryLength: 20,
     });
     await harness.waitForDelivered(orgId, added.length, 60_000);
