@@ -11,6 +11,7 @@ export function formatStatus(status: OrgAuditStatus): string {
     `shipped:      ${status.stats.eventsShipped} events, ${status.stats.pages} pages, ${status.stats.requests} requests, ${status.stats.rateLimited} × 429`,
     `credentials:  atlassian ${status.credentials.atlassian.ref} (v${status.credentials.atlassian.version}), datadog ${status.credentials.datadog.ref} (v${status.credentials.datadog.version})`,
   ];
+  if (status.config.paceGroup !== undefined) lines.push(`pace group:   ${status.config.paceGroup} (its budget is shared with the group's other orgs)`);
   if (status.paused) lines.push(`paused:       since ${new Date(status.paused.at).toISOString()}: ${status.paused.reason}`);
   if (status.awaitingCredentials) lines.push(`awaiting:     ${status.awaitingCredentials.owner} credentials: ${status.awaitingCredentials.message}`);
   if (status.rateLimitedUntil) lines.push(`rate-limited: until ${status.rateLimitedUntil}`);

@@ -15,6 +15,7 @@ import {
   statusQuery,
   stopSignal,
 } from '../workflows/messages';
+import { PACE_GROUP_NAME } from '../shared/pace-groups';
 import { iso } from '../workflows/backfill-ranges';
 import {
   credentialRefSchema,
@@ -31,7 +32,7 @@ import { connectClient, type ClientContext } from './connect';
 import { registerDatadogCommands } from './datadog-apply-command';
 import { EVENTS_MISSING_EXIT_CODE, EventsMissingError, registerVerifyCommands } from './verify-command';
 import { formatOrgList, formatStatus } from './format-status';
-import { OrgNotRunningError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runEnding, runningOrg, startOrg } from './org-control';
+import { OrgNotRunningError, PaceGroupNotServedError, START_DEFAULTS, UnrecoverablePositionError, listOrgs, runEnding, runningOrg, startOrg } from './org-control';
 
 const org = () => new Option('--org <id>', 'Atlassian organization ID');
 
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
     .option('--max-poll-interval <duration>', 'ceiling of the interval for a quiet org (default: 4 × poll interval)')
     .option('--max-requests-per-minute <n>', 'Atlassian requests per minute for this org, tail and backfill together', String(START_DEFAULTS.maxRequestsPerMinute))
     .option('--page-size <n>', 'events per events-stream page (1-500)', '200')
+    .option('--pace-group <name>', 'share the requests-per-minute budget of this pace group (orgs read with one Atlassian user; see AUDIT_PACE_GROUPS)')
     .action(async (raw) => {
       const options = parseOptions(
         z.object({
@@ -77,6 +79,10 @@ export function buildProgram(): Command {
           maxPollInterval: durationSchema('--max-poll-interval', 1_000, 86_400_000).optional(),
           maxRequestsPerMinute: integerSchema('--max-requests-per-minute', 1, 6000),
           pageSize: integerSchema('--page-size', 1, 500),
+          paceGroup: z
+            .string()
+            .regex(PACE_GROUP_NAME, { message: '--pace-group must be lower-case letters, digits, - and _ (at most 63), as in AUDIT_PACE_GROUPS' })
+            .optional(),
         }),
         raw
       );
@@ -91,6 +97,7 @@ export function buildProgram(): Command {
           maxPollIntervalMs: options.maxPollInterval,
           maxRequestsPerMinute: options.maxRequestsPerMinute,
           pageSize: options.pageSize,
+          paceGroup: options.paceGroup,
         })
       );
       if (!result.started) console.log(`${result.workflowId} is already running; left as it is`);

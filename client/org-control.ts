@@ -4,8 +4,10 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DEFAULT_ATLASSIAN_CREDENTIAL, DEFAULT_DATADOG_CREDENTIAL, type CredentialRef } from '../shared/credential-ref';
 import { WORKFLOW_ID_PREFIX, workflowIdForOrg } from '../shared/org-workflow';
+import { paceGroupTaskQueue } from '../shared/pace-groups';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
 import type { OrgAuditConfig, OrgAuditInput, OrgAuditResult, OrgAuditState, OrgAuditStatus } from '../workflows/org-audit-state';
@@ -39,6 +41,8 @@ export interface StartOrgOptions {
   maxRequestsPerMinute?: number;
   pageSize?: number;
   recentIdsLimit?: number;
+  /** Share the budget of this pace group (shared/pace-groups.ts); a worker must serve it. @default none */
+  paceGroup?: string;
   /** Tuning and test hooks; the workflow's defaults apply when unset (see OrgAuditConfig). */
   cursorRecoveryOverlapMs?: number;
   backfillSettleMs?: number;
@@ -72,6 +76,14 @@ export class UnrecoverablePositionError extends Error {
   }
 }
 
+/** An org was to join a pace group that no worker serves: its polls would wait on a queue nobody reads. */
+export class PaceGroupNotServedError extends Error {
+  override readonly name = 'PaceGroupNotServedError';
+  constructor(readonly group: string) {
+    super(`no worker serves pace group "${group}": start the workers with AUDIT_PACE_GROUPS=${group}=<requests per minute> (the same value on each)`);
+  }
+}
+
 export class OrgNotRunningError extends Error {
   override readonly name = 'OrgNotRunningError';
   constructor(readonly orgId: string) {
@@ -88,6 +100,9 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
   const workflowId = workflowIdForOrg(options.orgId);
   const previous = await describeOrNull(client, workflowId);
   if (previous?.status.name === 'RUNNING') return { workflowId, started: false };
+  if (options.paceGroup !== undefined && !(await hasPollers(client, paceGroupTaskQueue(taskQueue, options.paceGroup)))) {
+    throw new PaceGroupNotServedError(options.paceGroup);
+  }
 
   let state: OrgAuditState | undefined;
   let since = options.since ?? now - START_DEFAULTS.sinceLookbackMs;
@@ -115,6 +130,7 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
     maxRequestsPerMinute: options.maxRequestsPerMinute ?? START_DEFAULTS.maxRequestsPerMinute,
     pageSize: options.pageSize ?? START_DEFAULTS.pageSize,
     recentIdsLimit: options.recentIdsLimit ?? START_DEFAULTS.recentIdsLimit,
+    ...(options.paceGroup !== undefined && { paceGroup: options.paceGroup }),
     ...(options.cursorRecoveryOverlapMs !== undefined && { cursorRecoveryOverlapMs: options.cursorRecoveryOverlapMs }),
     ...(options.backfillSettleMs !== undefined && { backfillSettleMs: options.backfillSettleMs }),
     ...(options.stallAfterMs !== undefined && { stallAfterMs: options.stallAfterMs }),
@@ -133,6 +149,16 @@ export async function startOrg(client: Client, taskQueue: string, options: Start
     staticSummary: `Atlassian org ${options.orgId} audit log → Datadog`,
   });
   return { workflowId, started: true, resumedFrom: lastPosition ? previous?.status.name : undefined };
+}
+
+/** Whether any worker polled this activity task queue lately (the server keeps pollers of the last few minutes). */
+async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return (pollers ?? []).length > 0;
 }
 
 /** How a run's end reads in a sentence: `stopped` for a run that completed after `stop`. */

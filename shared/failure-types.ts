@@ -41,6 +41,8 @@ export const FailureType = {
    * queue has no poller any more; the process is gone). The workflow polls the page again.
    */
   PageWorkerGone: 'PageWorkerGone',
+  /** Set by the workflow, never thrown: no worker took a poll from the org's pace-group queue (AUDIT_PACE_GROUPS unset). */
+  PaceGroupUnserved: 'PaceGroupUnserved',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

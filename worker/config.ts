@@ -11,6 +11,7 @@ import {
 import { proxyEnvSchema, proxySettingsOf, type ProxySettings } from '../activities/http-client';
 import { CredentialOwner } from '../shared/failure-types';
 import { DEFAULT_TASK_QUEUE } from '../shared/org-workflow';
+import { PACE_GROUP_NAME } from '../shared/pace-groups';
 
 /** A configuration value the worker cannot run with. The message names the variable, never its value. */
 export class ConfigError extends Error {
@@ -31,6 +32,34 @@ const envSchema = z.object({
   DD_LOGS_INTAKE_URL: httpUrl.optional(),
   AUDIT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   AUDIT_DEAD_LETTER_DIR: z.string().trim().min(1).optional(),
+  AUDIT_PACE_GROUPS: z
+    .string()
+    .transform((list) => list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[^=]+=\d+$/, { message: 'must list groups as name=requests-per-minute, comma-separated' })
+          .transform((entry) => entry.split('=') as [string, string])
+          .pipe(
+            z.tuple([
+              z.string().regex(PACE_GROUP_NAME, { message: 'must name groups with lower-case letters, digits, - and _' }),
+              z
+                .string()
+                .transform(Number)
+                .pipe(
+                  z
+                    .number()
+                    .int()
+                    .min(1, { message: 'must give each group at least 1 request per minute' })
+                    .max(6000, { message: 'must give each group at most 6000 requests per minute' })
+                ),
+            ])
+          )
+      )
+    )
+    .transform((entries) => Object.fromEntries(entries))
+    .default({}),
 });
 
 /** Per service, the variable that lists which variables its `env:` credential references may name. */
@@ -104,6 +133,8 @@ export interface WorkerConfig {
   deadLetterDir?: string;
   /** Forward proxies of every outbound call: HTTPS_PROXY, HTTP_PROXY, NO_PROXY (lower-case forms first). */
   proxy: ProxySettings;
+  /** Requests per minute of each pace group whose polls this worker serves (AUDIT_PACE_GROUPS). */
+  paceGroups: Record<string, number>;
 }
 
 /**
@@ -138,5 +169,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     },
     deadLetterDir: values.AUDIT_DEAD_LETTER_DIR,
     proxy: proxySettingsOf(parseEnvironment(proxyEnvSchema, env)),
+    paceGroups: values.AUDIT_PACE_GROUPS,
   };
 }

@@ -60,6 +60,7 @@ async function run(): Promise<void> {
         workflowBundle,
         dataConverter,
         shutdownGraceMs: config.shutdownGraceMs,
+        paceGroups: config.paceGroups,
       });
       logger.info(`Worker polling task queue "${config.taskQueue}" in namespace "${namespace}"`, {
         taskQueue: config.taskQueue,
@@ -68,6 +69,7 @@ async function run(): Promise<void> {
         payloadEncryption: (dataConverter?.payloadCodecs?.length ?? 0) > 0,
         metricsAddress: telemetry.metricsBindAddress ?? 'off',
         proxy: displayableProxySettings(config.proxy),
+        paceGroups: config.paceGroups,
       });
       await worker.run();
     } finally {

@@ -19,6 +19,11 @@ export interface OrgAuditConfig {
   maxRequestsPerMinute: number;
   /** Events per `events-stream` page. */
   pageSize: number;
+  /**
+   * The pace group whose budget this org shares with the other orgs read with the same Atlassian user's key
+   * (shared/pace-groups.ts): its polls, one request each, go through that group's task queue. @default none
+   */
+  paceGroup?: string;
   /** How many recently shipped events are remembered (by dedupe key) to drop repeats. */
   recentIdsLimit: number;
   /**

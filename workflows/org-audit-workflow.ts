@@ -9,6 +9,7 @@ import { RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { StoredPage } from '../activities/page-store';
 import { FailureType, pageLostFailureTypes } from '../shared/failure-types';
+import { paceGroupTaskQueue } from '../shared/pace-groups';
 import type { Activities } from '../activities';
 import { AuditPhase } from '../shared/phase';
 import { orgIdSearchAttribute, phaseSearchAttribute } from '../shared/search-attributes';
@@ -30,7 +31,21 @@ const heartbeating = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 
  * (stalled, with Atlassian's answer) and polls again a minute later. Ship keeps retrying inside one activity: its
  * heartbeated progress keeps what Datadog accepted from being sent again; a watch timer shows its outage instead.
  */
-const { pollEventsPage } = wf.proxyActivities<Activities>({ ...heartbeating, retry: { ...retry, maximumAttempts: 6 } });
+const pollOptions = { ...heartbeating, retry: { ...retry, maximumAttempts: 6 } } as const;
+const { pollEventsPage } = wf.proxyActivities<Activities>(pollOptions);
+
+/**
+ * A pace group's polls wait their turn on its queue (a few seconds each for the orgs before them); one not taken
+ * in this long means no worker serves the group, which the org then shows (stalled, naming AUDIT_PACE_GROUPS).
+ */
+const PACE_GROUP_START_TIMEOUT = '5 minutes';
+
+function pollOf(org: OrgAudit) {
+  const group = org.config.paceGroup;
+  if (group === undefined) return pollEventsPage;
+  const taskQueue = paceGroupTaskQueue(wf.workflowInfo().taskQueue, group);
+  return wf.proxyActivities<Activities>({ ...pollOptions, taskQueue, scheduleToStartTimeout: PACE_GROUP_START_TIMEOUT }).pollEventsPage;
+}
 const { resendDeadLetters } = wf.proxyActivities<Activities>({ ...heartbeating, retry });
 
 /**
@@ -93,7 +108,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
         }
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        const failure = failureInfo(err);
+        const failure = failureInfo(err, config.paceGroup);
         org.afterFailure(step.kind === 'poll' ? step.job : 'resend', failure, Date.now());
         if (failure.type && pageLostFailureTypes.has(failure.type)) recordPageLost(config.orgId);
         wf.log.warn('Activity failed in a way its retries do not fix', { orgId: config.orgId, error: failure.message });
@@ -111,7 +126,7 @@ export async function orgAuditWorkflow(input: OrgAuditInput): Promise<OrgAuditRe
 async function deliver(org: OrgAudit, job: Job, publish: () => void): Promise<void> {
   const { config, state } = org;
   const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
-  const outcome = await pollEventsPage.executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
+  const outcome = await pollOf(org).executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
   const recoveriesBefore = state.stats.cursorRecoveries;
   const fresh = org.afterPoll(job, outcome, Date.now());
   if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
@@ -167,9 +182,15 @@ function phasePublisher(org: OrgAudit): () => void {
   };
 }
 
-function failureInfo(err: ActivityFailure): ActivityFailureInfo {
+function failureInfo(err: ActivityFailure, paceGroup: string | undefined): ActivityFailureInfo {
   const cause = err.cause;
   const retriesExhausted = err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START && err.activityType === 'pollEventsPage') {
+    return {
+      type: FailureType.PaceGroupUnserved,
+      message: `no worker took the poll from the queue of pace group "${paceGroup}" in ${PACE_GROUP_START_TIMEOUT}: start the workers with AUDIT_PACE_GROUPS=${paceGroup}=<requests per minute>`,
+    };
+  }
   if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
     return { type: FailureType.PageWorkerGone, message: `${err.activityType} did not start on the worker holding its page (${err.message})`, retriesExhausted };
   }

@@ -246,7 +246,8 @@ export class OrgAudit {
       limit: this.state.pageLimit,
       notBefore: Math.max(now, this.state.nextRequestAt),
       maxRequestsPerMinute: this.config.maxRequestsPerMinute,
-      maxPages: MAX_PAGES_PER_POLL,
+      // A pace group's queue paces polls, not requests: one request each.
+      maxPages: this.config.paceGroup === undefined ? MAX_PAGES_PER_POLL : 1,
       stopAfter: job.kind === 'tail' ? batchEnd : Math.min(batchEnd, this.state.tail.nextPollAt),
       dropProcessedBefore: stream.recoveringFrom !== null ? (stream.watermark ?? undefined) : undefined,
       keepTimeRange: job.kind === 'tail' ? undefined : { from: job.range.from, to: job.range.to },

@@ -77,12 +77,13 @@ export class AuditHarness {
 
   /**
    * A worker with the harness's data converter, unless `dataConverter` replaces it (a worker restarted after a key
-   * rotation); `pageStore` bounds its page store (a tiny one lets pages go, as a worker short of memory does).
+   * rotation); `pageStore` bounds its page store (a tiny one lets pages go, as a worker short of memory does);
+   * `paceGroups` are the pace groups it serves, as AUDIT_PACE_GROUPS gives them.
    */
   async createWorker(
-    overrides: { identity?: string; dataConverter?: DataConverter; pageStore?: AuditWorkerOptions['pageStore'] } = {}
+    overrides: { identity?: string; dataConverter?: DataConverter } & Pick<AuditWorkerOptions, 'pageStore' | 'paceGroups'> = {}
   ): Promise<AuditWorker> {
-    const { dataConverter = this.dataConverter, pageStore, ...workerOverrides } = overrides;
+    const { dataConverter = this.dataConverter, pageStore, paceGroups, ...workerOverrides } = overrides;
     return createHarnessWorker({
       connection: this.env.nativeConnection,
       namespace: this.env.namespace,
@@ -97,6 +98,7 @@ export class AuditHarness {
       },
       shutdownGraceMs: 5_000,
       pageStore,
+      paceGroups,
       overrides: workerOverrides,
     });
   }

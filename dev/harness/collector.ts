@@ -42,6 +42,8 @@ export interface HarnessWorkerOptions {
   shutdownGraceMs: number;
   /** Bounds of the worker's page store (createAuditWorker's `pageStore`). @default the factory's */
   pageStore?: AuditWorkerOptions['pageStore'];
+  /** Pace groups it serves (createAuditWorker's `paceGroups`). @default none */
+  paceGroups?: AuditWorkerOptions['paceGroups'];
   overrides?: Partial<WorkerOptions>;
 }
 

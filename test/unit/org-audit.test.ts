@@ -429,6 +429,24 @@ describe('a page lost with its worker', () => {
   });
 });
 
+describe('a pace group', () => {
+  test('asks each poll for one request: the group’s queue paces polls, not requests', () => {
+    expect(newOrg().pollInput(TAIL, NOW).maxPages).toBeGreaterThan(1);
+    const grouped = new OrgAudit({ config: { ...config, paceGroup: 'one-admin-key' } }, NOW);
+    expect(grouped.pollInput(TAIL, NOW)).toMatchObject({ maxPages: 1, maxRequestsPerMinute: 60 });
+  });
+
+  test('a poll no worker of the group took holds the org, stalled with the reason, and tries again later', () => {
+    const org = new OrgAudit({ config: { ...config, paceGroup: 'one-admin-key' } }, NOW);
+    const message = 'no worker took the poll from the queue of pace group "one-admin-key" in 5 minutes: start the workers with AUDIT_PACE_GROUPS=one-admin-key=<requests per minute>';
+    org.afterFailure(TAIL, { type: FailureType.PaceGroupUnserved, message }, NOW);
+    expect(org.phase(NOW)).toBe(AuditPhase.Stalled);
+    expect(org.state.stalled?.reason).toBe(message);
+    expect(org.nextStep(NOW)).toMatchObject({ kind: 'wait', ms: FAILURE_RETRY_MS });
+    expect(org.state.stats.pagesLost).toBe(0);
+  });
+});
+
 describe('what the poll is asked to filter', () => {
   test('dropProcessedBefore only while a stream re-reads after losing its cursor', () => {
     const org = newOrg();

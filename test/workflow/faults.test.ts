@@ -323,8 +323,8 @@ describe('the Temporal server restarted mid-run', () => {
       const orgId = harness.newOrg();
       const pageSize = 40;
       const added = addRecentEvents(harness, orgId, 400, 109);
-      // A page a second: the stop falls mid-run.
-      await startOrg(client, taskQueue, { orgId, pageSize, maxRequestsPerMinute: 60, pollIntervalMs: 1_000, since: Date.now() - 24 * 3_600_000 });
+      // A page every two seconds, one per poll (longer than a poll waits for its next page): the stop falls mid-run.
+      await startOrg(client, taskQueue, { orgId, pageSize, maxRequestsPerMinute: 30, pollIntervalMs: 1_000, since: Date.now() - 24 * 3_600_000 });
       await harness.waitForDelivered(orgId, 2 * pageSize, 60_000);
 
       await server.stop();
