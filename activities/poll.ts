@@ -131,14 +131,15 @@ const MAX_PAGE_BYTES = MAX_BATCH_BYTES;
 const OVERSIZED_PREVIEW_CHARS = 4_000;
 
 /**
- * A poll goes on reading while the pause before the next request is at most this: it covers the default pace of
- * 50 requests a minute (1.2 s apart), so a backfill or a tail catching up reads an intake request's worth (five
- * pages of 200) per poll instead of one page per poll and a workflow timer between, at about a fifth of the
- * Temporal actions; and a tail's request that finds the stream's end comes in the same poll as the page before it.
- * The pages read wait those seconds for their delivery. Shorter pauses before a poll's first page are slept too
- * (`notBefore`).
+ * After a full page (a backlog), a poll goes on reading while the pause before the next request is at most this:
+ * it covers the default pace of 50 requests a minute (1.2 s apart), so a backfill or a tail catching up reads an
+ * intake request's worth (five pages of 200) per poll instead of one page per poll and a workflow timer between,
+ * at about a fifth of the Temporal actions. After a short page the stream is near its head, and what was read is
+ * delivered unless the next request is due within `MAX_WAIT_AFTER_SHORT_PAGE_MS`: a trickle of new events must not
+ * wait in a batch. Shorter pauses before a poll's first page are slept too (`notBefore`).
  */
-const MAX_WAIT_WITHIN_BATCH_MS = 1_500;
+const MAX_WAIT_AFTER_FULL_PAGE_MS = 1_500;
+const MAX_WAIT_AFTER_SHORT_PAGE_MS = 250;
 
 /** One page as read: its elements (IDs of malformed ones already given), its cursor and the size of its body. */
 interface ReadPage {
@@ -192,8 +193,9 @@ export async function readBatch(deps: PollDependencies, input: PollInput): Promi
   let sendAt = input.notBefore ?? deps.now();
   const outcome = (extra: { nextRequestAt: number; rateLimitedForMs?: number }): BatchRead => ({ kind: 'page', ...batch, ...extra });
   /** Whether the request after one paced to `nextRequestAt` still belongs in this poll. */
-  const mayContinue = (nextRequestAt: number) =>
-    nextRequestAt - deps.now() <= MAX_WAIT_WITHIN_BATCH_MS && (input.stopAfter === undefined || nextRequestAt < input.stopAfter);
+  const mayContinue = (nextRequestAt: number, after: 'full page' | 'short page') =>
+    nextRequestAt - deps.now() <= (after === 'full page' ? MAX_WAIT_AFTER_FULL_PAGE_MS : MAX_WAIT_AFTER_SHORT_PAGE_MS) &&
+    (input.stopAfter === undefined || nextRequestAt < input.stopAfter);
 
   for (;;) {
     await sleepUntil(sendAt, deps.now);
@@ -209,7 +211,7 @@ export async function readBatch(deps: PollDependencies, input: PollInput): Promi
         batch.requests++;
         batch.pageLimit = DOCUMENTED_PAGE_SIZE;
         const nextRequestAt = earliestNextRequest(sentAt, input.maxRequestsPerMinute);
-        if (!mayContinue(nextRequestAt)) return outcome({ nextRequestAt });
+        if (!mayContinue(nextRequestAt, 'full page')) return outcome({ nextRequestAt });
         sendAt = nextRequestAt;
         continue;
       }
@@ -236,7 +238,7 @@ export async function readBatch(deps: PollDependencies, input: PollInput): Promi
       // Halved from what was served, not from what was asked: a server that serves fewer than asked would
       // otherwise answer the "smaller" request with the same oversized page.
       batch.pageLimit = Math.max(1, Math.floor(Math.min(batch.pageLimit, response.elements.length) / 2));
-      if (!mayContinue(nextRequestAt)) return outcome({ nextRequestAt });
+      if (!mayContinue(nextRequestAt, 'full page')) return outcome({ nextRequestAt });
       sendAt = nextRequestAt;
       continue;
     }
@@ -265,7 +267,7 @@ export async function readBatch(deps: PollDependencies, input: PollInput): Promi
       batch.pages >= maxPages ||
       batch.bytes + page.bytes > MAX_BATCH_BYTES ||
       batch.events.length + batch.pageLimit > MAX_BATCH_EVENTS ||
-      !mayContinue(nextRequestAt);
+      !mayContinue(nextRequestAt, page.elements.length >= batch.pageLimit ? 'full page' : 'short page');
     if (batchIsDone) return outcome({ nextRequestAt });
     sendAt = nextRequestAt;
   }
