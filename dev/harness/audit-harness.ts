@@ -19,6 +19,7 @@ import type { OrgAuditStatus } from '../../workflows/org-audit-state';
 import type { orgAuditWorkflow } from '../../workflows/org-audit-workflow';
 import { createHarnessWorker, orgStatus, startHarnessOrg } from './collector';
 import { addTestOrg, deliveredIds, startHarnessStandins } from './standins';
+import { TEST_KEYS } from './keys';
 import { waitUntil } from './wait';
 
 /** Where jest's global setup (test/support/temporal-global-setup.ts) leaves the address of the shared dev server. */
@@ -106,6 +107,21 @@ export class AuditHarness {
   /** Starts the org through the client's own code, with a request budget no test runs out of unless it sets one. */
   startOrg(options: Partial<StartOrgOptions> & { orgId: string }): Promise<WorkflowHandle<typeof orgAuditWorkflow>> {
     return startHarnessOrg(this.client, this.taskQueue, { maxRequestsPerMinute: 6_000, ...options });
+  }
+
+  /** The environment of `npm run worker` as a child process against this harness's server and stand-ins. */
+  workerProcessEnv(): NodeJS.ProcessEnv {
+    return {
+      TEMPORAL_ADDRESS: this.env.address,
+      AUDIT_TASK_QUEUE: this.taskQueue,
+      ATLASSIAN_API_BASE_URL: this.atlassian.url,
+      DD_LOGS_INTAKE_URL: this.datadog.url,
+      ATLASSIAN_API_KEY: TEST_KEYS.atlassian,
+      DD_API_KEY: TEST_KEYS.datadog,
+      AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
+      // Tests run beside other workers (and a developer's demo): no fixed metrics port.
+      AUDIT_METRICS_ADDRESS: 'off',
+    };
   }
 
   status(orgId: string): Promise<OrgAuditStatus> {

@@ -25,7 +25,7 @@ import { generateDemoEvents } from '../../dev/standins/demo-events';
 import { workflowIdForOrg } from '../../shared/org-workflow';
 import { stopSignal } from '../../workflows/messages';
 import type { OrgAuditResult, orgAuditWorkflow } from '../../workflows/org-audit-workflow';
-import { AuditHarness, TEST_KEYS, duplicatesOf, waitUntil, workflowBundle } from '../support/audit-harness';
+import { AuditHarness, duplicatesOf, waitUntil, workflowBundle } from '../support/audit-harness';
 import { startEntryPoint, type RunningProcess } from '../support/processes';
 import { historiesOfEveryRun, payloadsIn, storedBytesOf, type RunHistory } from '../support/stored-history';
 
@@ -64,14 +64,7 @@ afterAll(async () => {
 
 function workerEnv(): NodeJS.ProcessEnv {
   return {
-    TEMPORAL_ADDRESS: harness.env.address,
-    AUDIT_TASK_QUEUE: harness.taskQueue,
-    ATLASSIAN_API_BASE_URL: harness.atlassian.url,
-    DD_LOGS_INTAKE_URL: harness.datadog.url,
-    ATLASSIAN_API_KEY: TEST_KEYS.atlassian,
-    DD_API_KEY: TEST_KEYS.datadog,
-    AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
-    AUDIT_METRICS_ADDRESS: 'off',
+    ...harness.workerProcessEnv(),
     AUDIT_DEAD_LETTER_DIR: join(scratchDir, 'dead-letters'),
     AUDIT_WORKFLOW_BUNDLE: bundlePath,
   };

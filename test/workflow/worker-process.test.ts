@@ -19,17 +19,7 @@ afterAll(async () => {
 });
 
 function workerEnv(): NodeJS.ProcessEnv {
-  return {
-    TEMPORAL_ADDRESS: harness.env.address,
-    AUDIT_TASK_QUEUE: harness.taskQueue,
-    ATLASSIAN_API_BASE_URL: harness.atlassian.url,
-    DD_LOGS_INTAKE_URL: harness.datadog.url,
-    ATLASSIAN_API_KEY: TEST_KEYS.atlassian,
-    DD_API_KEY: TEST_KEYS.datadog,
-    AUDIT_SHUTDOWN_GRACE_SECONDS: '2',
-    // Tests run beside other workers (and a developer's demo): no fixed metrics port.
-    AUDIT_METRICS_ADDRESS: 'off',
-  };
+  return harness.workerProcessEnv();
 }
 
 test('a worker killed with SIGKILL mid-run and restarted loses no event; duplicates stay within one intake request', async () => {
