@@ -26,8 +26,8 @@ const OPERATOR_CONTRACT = [
   'DD_API_KEY',
   'AUDIT_PAYLOAD_KEY',
 ];
-/** Further worker settings the compose file passes: old payload keys (rotation), log level, metrics address, verify's Datadog API access. */
-const FURTHER_WORKER_SETTINGS = ['AUDIT_PAYLOAD_OLD_KEYS', LOG_LEVEL_VARIABLE, METRICS_ADDRESS_VARIABLE, 'DD_APP_KEY', 'DD_API_BASE_URL'];
+/** Further worker settings the compose file passes: old payload keys (rotation), log level, metrics address, verify's Datadog API access, pace groups. */
+const FURTHER_WORKER_SETTINGS = ['AUDIT_PAYLOAD_OLD_KEYS', LOG_LEVEL_VARIABLE, METRICS_ADDRESS_VARIABLE, 'DD_APP_KEY', 'DD_API_BASE_URL', 'AUDIT_PACE_GROUPS'];
 
 describe('Dockerfile', () => {
   const stages = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
