@@ -53,8 +53,10 @@ export interface MapPageResult {
 export async function mapPage(deps: MapDependencies & { pageStore: PageStore }, input: MapPageInput): Promise<MapPageResult> {
   const done = deps.pageStore.mapped(input.orgId, input.page.ref);
   if (done !== undefined) return { logs: done.logs.length, malformed: done.malformed };
+  const stored = deps.pageStore.events(input.orgId, input.page.ref);
+  // Keys are hashed only when the workflow named repeats: most pages have none.
   const skip = new Set(input.skipKeys);
-  const events = deps.pageStore.events(input.orgId, input.page.ref).filter((e) => !skip.has(eventKey(e.id)));
+  const events = skip.size === 0 ? stored : stored.filter((e) => !skip.has(eventKey(e.id)));
   const logs = await mapEvents(deps, { orgId: input.orgId, origin: input.origin, events, atlassianCredential: input.atlassianCredential });
   const malformed = events.filter((e) => e.kind === 'malformed').length;
   deps.pageStore.putLogs(input.orgId, input.page.ref, { logs, malformed });

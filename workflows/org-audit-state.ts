@@ -268,7 +268,7 @@ export function withDefaults(input: OrgAuditInput, now: number): { config: OrgAu
       tail: { ...fresh.tail, ...old.tail },
       backfills: old.backfills.map((range) => ({ ...newStream(), ...range, settleUntil: range.settleUntil ?? null, nextPollAt: range.nextPollAt ?? now })),
       stats: { ...fresh.stats, ...old.stats },
-      // A smaller --page-size on a resumed start takes effect; a size shrunk to fit payload limits stays shrunk.
+      // A smaller --page-size on a resumed start takes effect; a size shrunk to fit one intake request stays shrunk.
       pageLimit: Math.min(old.pageLimit ?? config.pageSize, config.pageSize),
     },
   };

@@ -128,7 +128,7 @@ async function deliver(org: OrgAudit, job: Job, publish: () => void): Promise<vo
   const label = job.kind === 'tail' ? 'tail' : `backfill #${job.range.id}`;
   const outcome = await pollOf(org).executeWithOptions({ summary: `poll ${label}` }, [org.pollInput(job, Date.now())]);
   const recoveriesBefore = state.stats.cursorRecoveries;
-  const fresh = org.afterPoll(job, outcome, Date.now());
+  const fresh = org.afterPoll(outcome, Date.now());
   if (outcome.kind === 'rateLimited' || fresh === null) return recordRateLimited(config.orgId);
   let mapped = null;
   let shipped = null;

@@ -259,7 +259,7 @@ export class OrgAudit {
    * those in the range and, while a stream re-reads after losing its cursor, not processed before its watermark).
    * Null after a 429.
    */
-  afterPoll(job: Job, outcome: PollOutcome, now: number): FreshEvents | null {
+  afterPoll(outcome: PollOutcome, now: number): FreshEvents | null {
     const { state } = this;
     state.stats.requests += outcome.requests;
     state.nextRequestAt = outcome.nextRequestAt;
@@ -271,7 +271,7 @@ export class OrgAudit {
       state.pageLimit = outcome.pageLimit;
       state.stats.lastError = {
         at: now,
-        message: `pages shrunk to ${outcome.pageLimit} event${outcome.pageLimit === 1 ? '' : 's'} (Atlassian refused a larger page, or it was too large for Temporal's payload limits)`,
+        message: `pages shrunk to ${outcome.pageLimit} event${outcome.pageLimit === 1 ? '' : 's'} (Atlassian refused a larger page, or it was too large to ship in one intake request)`,
       };
     }
     const recent = new Set(state.recentKeys);

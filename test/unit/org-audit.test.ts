@@ -90,7 +90,7 @@ function pollOutcome(input: PollInput, read: ReadPage): { outcome: PageOutcome; 
 /** The poll of `read` for `job`, with the input the org gives it, and the org's verdict on it. */
 function poll(org: OrgAudit, job: Job, read: ReadPage, now = NOW): { outcome: PageOutcome; kept: PolledEvent[]; fresh: FreshEvents } {
   const { outcome, kept } = pollOutcome(org.pollInput(job, now), read);
-  return { outcome, kept, fresh: org.afterPoll(job, outcome, now)! };
+  return { outcome, kept, fresh: org.afterPoll(outcome, now)! };
 }
 
 /** What mapPage makes of a stored page: the events not skipped become logs. */
@@ -502,8 +502,8 @@ describe('afterPoll: which stored events are new', () => {
     const org = newOrg();
     const empty = pollOutcome(org.pollInput(TAIL, NOW), page([])).outcome;
     expect(empty.stored).toBeNull();
-    expect(org.afterPoll(TAIL, empty, NOW)).toEqual({ keys: [], skipKeys: [] });
-    expect(org.afterPoll(TAIL, { kind: 'rateLimited', retryAfterMs: 5_000, budget: {}, nextRequestAt: NOW + 5_000, requests: 1 }, NOW)).toBeNull();
+    expect(org.afterPoll(empty, NOW)).toEqual({ keys: [], skipKeys: [] });
+    expect(org.afterPoll({ kind: 'rateLimited', retryAfterMs: 5_000, budget: {}, nextRequestAt: NOW + 5_000, requests: 1 }, NOW)).toBeNull();
     expect(org.phase(NOW)).toBe(AuditPhase.RateLimited);
   });
 
